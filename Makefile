@@ -1,0 +1,69 @@
+# khugepaged/MADV_COLLAPSE patch series for Debian's 6.1 and 6.12 kernels:
+# fetch the base trees, 'git am' the series, build, boot under QEMU, test.
+#
+#   make                  demo: MADV_COLLAPSE of anon, shmem and program text
+#   make check            the full kselftest run; last line "N passed, N failed"
+#   make tree BASE=6.1    a work tree: base commit + one commit per patch
+#   make export BASE=6.1  write series/6.1/ from the work tree's commits
+#
+# Variables: BASE (6.1 6.12), KERNEL (patched|stock), FLAVOUR (debug|kasan),
+# KERNEL_TREE (apply onto your own git tree), CACHE, RESULTS.  See README.md.
+
+BASE ?= 6.1 6.12
+KERNEL ?= patched
+FLAVOUR ?= debug
+export KERNEL FLAVOUR
+ifdef CACHE
+export CACHE
+endif
+ifdef RESULTS
+export RESULTS
+endif
+ifdef KERNEL_TREE
+export KERNEL_TREE
+ifneq ($(words $(BASE)),1)
+$(error KERNEL_TREE needs one BASE: which series to apply, e.g. BASE=6.1)
+endif
+endif
+ifdef BASE_VERSION
+export BASE_VERSION
+endif
+
+S := scripts
+prepare = $(S)/apply-series.sh $(1) && $(S)/build-kernel.sh $(1) && $(S)/build-tests.sh $(1)
+
+.PHONY: all demo check tree export deps fetch kernel tests clean help
+
+all: demo
+
+demo: deps
+	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b demo || exit 1; done
+	@$(S)/summary.sh demo $(BASE)
+
+check: deps
+	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b check || exit 1; done
+	@$(S)/summary.sh check $(BASE)
+
+tree: deps
+	@for b in $(BASE); do $(S)/tree.sh $$b || exit 1; done
+
+export:
+	@for b in $(BASE); do $(S)/export-series.sh $$b || exit 1; done
+
+deps:
+	@$(S)/deps.sh
+
+fetch: deps
+	@for b in $(BASE); do $(S)/apply-series.sh $$b || exit 1; done
+
+kernel: deps
+	@for b in $(BASE); do $(S)/apply-series.sh $$b && $(S)/build-kernel.sh $$b || exit 1; done
+
+tests: deps
+	@for b in $(BASE); do $(S)/apply-series.sh $$b && $(S)/build-tests.sh $$b || exit 1; done
+
+clean:
+	rm -rf results
+
+help:
+	@sed -n '1,/^$$/s/^# \{0,1\}//p' Makefile

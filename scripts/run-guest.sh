@@ -1,0 +1,89 @@
+#!/bin/bash
+# run-guest.sh BASE MODE: boot the KERNEL/FLAVOUR kernel of BASE under QEMU
+# (TCG) and run the plan of MODE (check: tests/BASE.plan plus the series'
+# new selftests; demo: tests/demo.plan).  Results go to
+# results/<base>-<kernel>-<flavour>/MODE/: plan, results.tap (the guest's
+# TAP), guest.log (the serial console: every kernel message), summary.json.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+base=${1:?usage: run-guest.sh BASE check|demo}
+mode=${2:?usage: run-guest.sh BASE check|demo}
+check_base "$base"
+kernel=$(build_dir "$base" "$KERNEL" "$FLAVOUR")/arch/x86/boot/bzImage
+bin=$(tests_dir "$base")/bin
+res=$(result_dir "$base" "$KERNEL" "$FLAVOUR")/$mode
+run="$CACHE/run/$(tree_id "$base")-$KERNEL-$FLAVOUR-$mode"
+[ -f "$kernel" ] || die "no kernel at $kernel (build-kernel.sh $base first)"
+[ -d "$bin" ] || die "no test programs in $bin (build-tests.sh $base first)"
+case $mode in
+check) plans=("$TOP/tests/$base.plan") ;;
+demo) plans=("$TOP/tests/demo.plan") ;;
+*) die "unknown mode '$mode'" ;;
+esac
+rm -rf "$res" "$run"
+mkdir -p "$res" "$run/root/bin" "$run/root/tests"
+
+# The plan: comments dropped, the series' new selftests appended, and what
+# cannot run marked as skipped with the reason.
+{
+	grep -hv '^#' "${plans[@]}" | grep .
+	if [ "$mode" = check ]; then
+		for t in $(new_selftests "$base"); do
+			printf '%s\t%s\ttest\t./%s\n' "$t" "${NEW_TEST_TIMEOUT:-1200}" "$t"
+		done
+	fi
+} | while IFS=$'\t' read -r name limit kind cmd; do
+	prog=${cmd%% *}
+	why=$(awk -F'\t' -v p="${prog#./}" '$1 == p { print $2 }' "$bin/../not-built" 2>/dev/null)
+	if [ -n "$why" ]; then
+		printf '%s\t0\tskip\t%s\n' "$name" "${prog#./} $why"
+	elif [ "${prog#./}" != "$prog" ] && [ ! -x "$bin/${prog#./}" ]; then
+		printf '%s\t0\tskip\t%s\n' "$name" "${prog#./} was not built"
+	else
+		printf '%s\t%s\t%s\t%s\n' "$name" "$limit" "$kind" "$cmd"
+	fi
+done >"$res/plan"
+
+cp "$res/plan" "$run/root/plan"
+cp "$TOP/guest/init" "$run/root/init"
+cp /bin/busybox "$run/root/bin/busybox"
+find "$bin" -maxdepth 1 -type f -perm -u+x -exec cp {} "$run/root/tests/" \;
+(cd "$run/root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$run/initramfs.gz"
+
+# Scratch disks: ext4 for file-backed tests, and swap.
+truncate -s 2G "$run/ext4.img"
+mkfs.ext4 -q -F -L scratch "$run/ext4.img"
+truncate -s 1G "$run/swap.img"
+mkswap -q "$run/swap.img" >/dev/null 2>&1 || mkswap "$run/swap.img" >/dev/null
+
+# A hard time limit: the sum of the plan's limits plus boot and shutdown.
+limit=$(awk -F'\t' '{ s += $2 } END { print s + 300 }' "$res/plan")
+limit=${GUEST_TIMEOUT:-$limit}
+ntests=$(grep -c . "$res/plan")
+cpus=${GUEST_CPUS:-2}
+mem=${GUEST_MEM:-3G}
+msg "booting $base $KERNEL $FLAVOUR kernel under QEMU (TCG, $cpus CPUs, $mem): $ntests ${mode} entries, limit ${limit}s"
+note "console: $res/guest.log"
+: >"$res/results.tap"
+start=$(date +%s)
+set +e
+timeout -k 10 "$limit" qemu-system-x86_64 \
+	-accel tcg,thread=multi -cpu max -smp "$cpus" -m "$mem" \
+	-display none -monitor none -no-reboot \
+	-serial "file:$res/guest.log" -serial "file:$res/results.tap" \
+	-kernel "$kernel" -initrd "$run/initramfs.gz" \
+	-append "console=ttyS0 loglevel=7 panic=-1 rdinit=/init ${GUEST_CMDLINE:-}" \
+	-drive "file=$run/ext4.img,if=virtio,format=raw" \
+	-drive "file=$run/swap.img,if=virtio,format=raw" \
+	>"$res/qemu.log" 2>&1 &
+qemu=$!
+tail -n +1 -f --pid="$qemu" "$res/results.tap" 2>/dev/null |
+	grep --line-buffered -E '^(not )?ok ' | sed -u 's/^/    /' &
+wait "$qemu"
+rc=$?
+set -e
+sleep 1
+echo "$rc $(( $(date +%s) - start ))" >"$res/qemu.status"
+rm -f "$run/ext4.img" "$run/swap.img"
+"$TOP/scripts/verdict.sh" "$base" "$res"
