@@ -54,7 +54,7 @@ else
 	msg "applying series/$base (${#patches[@]} patches) onto $base_desc"
 	ident=()
 	git -C "$patched" config user.email >/dev/null || ident=(-c user.name="khugepaged-series" -c user.email="khugepaged-series@localhost")
-	if ! out=$(git -C "$patched" "${ident[@]}" am --keep-cr "${patches[@]}" 2>&1); then
+	if ! out=$(git -C "$patched" "${ident[@]}" am --keep-cr --committer-date-is-author-date "${patches[@]}" 2>&1); then
 		failed=$(printf '%s\n' "$out" | sed -n 's/^Patch failed at \([0-9]*\) .*/\1/p' | head -n 1)
 		file=$(printf '%s\n' "$out" | sed -n 's/^error: \(patch failed: \|\)\([^:]*\):.*/\2/p' | head -n 1)
 		printf '%s\n' "$out" | sed 's/^/    git am: /' >&2

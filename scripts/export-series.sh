@@ -21,7 +21,7 @@ n=$(git -C "$work" rev-list --count "$base_sha..HEAD")
 if [ "$n" -gt 0 ]; then
 	# The cover letter's date is the newest commit's, so that it is stable.
 	GIT_COMMITTER_DATE=$(git -C "$work" log -1 --format=%cD) \
-		git -C "$work" format-patch -q -o "$tmp" --cover-letter \
+		git -C "$work" -c core.abbrev=12 format-patch -q -o "$tmp" --cover-letter \
 		--cover-from-description=subject --subject-prefix="PATCH $base" \
 		--base="$base_sha" "$base_sha..HEAD"
 fi

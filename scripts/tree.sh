@@ -41,7 +41,7 @@ msg "creating the work tree of $base at $work"
 git --git-dir="$repo" worktree add -q -b "$branch" "$work" "$base_sha"
 mapfile -t patches < <(series_patches "$base")
 if [ ${#patches[@]} -gt 0 ]; then
-	git -C "$work" am -q --keep-cr "${patches[@]}" ||
+	git -C "$work" am -q --keep-cr --committer-date-is-author-date "${patches[@]}" ||
 		die "series/$base does not apply to $base_desc; see 'git -C $work am --show-current-patch'"
 fi
 if [ -f "$cover" ]; then
