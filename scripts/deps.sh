@@ -6,7 +6,7 @@ set -eu
 
 pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio rsync
-	kmod xz-utils ccache git python3	# kernel build and headers_install
+	kmod xz-utils ccache git python3 python3-ply	# kernel build, checkpatch
 	qemu-system-x86 busybox-static e2fsprogs	# guest
 	gnuplot-nox			# bench plots
 )
