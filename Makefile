@@ -3,6 +3,7 @@
 #
 #   make                  demo: MADV_COLLAPSE of anon, shmem and program text
 #   make check            the full kselftest run; last line "N passed, N failed"
+#   make run CMD='...'    boot the kernel(s) and run one command in /tests
 #   make tree BASE=6.1    a work tree: base commit + one commit per patch
 #   make export BASE=6.1  write series/6.1/ from the work tree's commits
 #
@@ -25,6 +26,11 @@ ifneq ($(words $(BASE)),1)
 $(error KERNEL_TREE needs one BASE: which series to apply, e.g. BASE=6.1)
 endif
 endif
+ifdef CMD
+# Taken literally: a '$' in CMD is for the guest's shell, not for make.
+override CMD := $(value CMD)
+export CMD
+endif
 ifdef BASE_VERSION
 export BASE_VERSION
 endif
@@ -32,7 +38,7 @@ endif
 S := scripts
 prepare = $(S)/apply-series.sh $(1) && $(S)/build-kernel.sh $(1) && $(S)/build-tests.sh $(1)
 
-.PHONY: all demo check tree export deps fetch kernel tests clean help
+.PHONY: all demo check run tree export deps fetch kernel tests clean help
 
 all: demo
 
@@ -43,6 +49,11 @@ demo: deps
 check: deps
 	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b check || exit 1; done
 	@$(S)/summary.sh check $(BASE)
+
+run: deps
+	@test -n "$(CMD)" || { echo "usage: make run BASE=6.1 CMD='./khugepaged all:anon'"; exit 1; }
+	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b run "$$CMD" || exit 1; \
+	  cat "$$($(S)/result-dir.sh $$b)/run/results.tap"; done
 
 tree: deps
 	@for b in $(BASE); do $(S)/tree.sh $$b || exit 1; done

@@ -1,14 +1,15 @@
 #!/bin/bash
-# run-guest.sh BASE MODE: boot the KERNEL/FLAVOUR kernel of BASE under QEMU
-# (TCG) and run the plan of MODE (check: tests/BASE.plan plus the series'
-# new selftests; demo: tests/demo.plan).  Results go to
+# run-guest.sh BASE MODE [COMMAND]: boot the KERNEL/FLAVOUR kernel of BASE
+# under QEMU (TCG) and run the plan of MODE (check: tests/BASE.plan plus the
+# series' new selftests; demo: tests/demo.plan; run: COMMAND, in /tests).
+# Results go to
 # results/<base>-<kernel>-<flavour>/MODE/: plan, results.tap (the guest's
 # TAP), guest.log (the serial console: every kernel message), summary.json.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-base=${1:?usage: run-guest.sh BASE check|demo}
-mode=${2:?usage: run-guest.sh BASE check|demo}
+base=${1:?usage: run-guest.sh BASE check|demo|run [COMMAND]}
+mode=${2:?usage: run-guest.sh BASE check|demo|run [COMMAND]}
 check_base "$base"
 kernel=$(build_dir "$base" "$KERNEL" "$FLAVOUR")/arch/x86/boot/bzImage
 bin=$(tests_dir "$base")/bin
@@ -19,6 +20,12 @@ run="$CACHE/run/$(tree_id "$base")-$KERNEL-$FLAVOUR-$mode"
 case $mode in
 check) plans=("$TOP/tests/$base.plan") ;;
 demo) plans=("$TOP/tests/demo.plan") ;;
+run)
+	[ -n "${3:-}" ] || die "run needs a command, e.g. make run BASE=$base CMD='./khugepaged all:anon'"
+	plans=("$res.plan")
+	mkdir -p "$(dirname "$res")"
+	printf 'run\t%s\ttest\t%s\n' "${RUN_TIMEOUT:-3600}" "$3" >"$res.plan"
+	;;
 *) die "unknown mode '$mode'" ;;
 esac
 rm -rf "$res" "$run"
@@ -78,12 +85,23 @@ timeout -k 10 "$limit" qemu-system-x86_64 \
 	-drive "file=$run/swap.img,if=virtio,format=raw" \
 	>"$res/qemu.log" 2>&1 &
 qemu=$!
-tail -n +1 -f --pid="$qemu" "$res/results.tap" 2>/dev/null |
-	grep --line-buffered -E '^(not )?ok ' | sed -u 's/^/    /' &
+# Progress: each verdict as it comes, and a line a minute during long tests.
+seen=0 quiet=0
+while kill -0 "$qemu" 2>/dev/null; do
+	sleep 5
+	n=$(wc -l <"$res/results.tap")
+	if [ "$n" -gt "$seen" ]; then
+		sed -n "$((seen + 1)),${n}p" "$res/results.tap" | grep -E '^(not )?ok ' | sed 's/^/    /' || true
+		seen=$n quiet=0
+	elif [ $((quiet += 5)) -ge 60 ] && [ $((quiet % 60)) -lt 5 ]; then
+		test=$(grep -E '^# [^ ]+: ' "$res/results.tap" | tail -n 1 | cut -d: -f1 | cut -c3-)
+		note "${test:-boot}: running, $(( $(date +%s) - start )) s into the run"
+	fi
+done
 wait "$qemu"
 rc=$?
 set -e
-sleep 1
+sed -n "$((seen + 1)),\$p" "$res/results.tap" | grep -E '^(not )?ok ' | sed 's/^/    /' || true
 echo "$rc $(( $(date +%s) - start ))" >"$res/qemu.status"
 rm -f "$run/ext4.img" "$run/swap.img"
 "$TOP/scripts/verdict.sh" "$base" "$res"
