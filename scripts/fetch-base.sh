@@ -57,7 +57,9 @@ if ! sha=$(git --git-dir="$repo" rev-parse -q --verify "refs/tags/$tag^{commit}"
 	if [ ! -f "$deb" ]; then
 		msg "downloading $pkg $ver"
 		mkdir -p "$CACHE/debs"
-		(cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver") ||
+		download() { (cd "$CACHE/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver"); }
+		# Stale package lists name files the mirror no longer has.
+		download || { apt-get update -q >/dev/null && download; } ||
 			die "apt-get download $pkg=$ver failed"
 		[ -f "$deb" ] || die "apt-get download did not produce $deb"
 	fi

@@ -54,7 +54,7 @@ done >"$res/plan"
 
 cp "$res/plan" "$run/root/plan"
 cp "$TOP/guest/init" "$run/root/init"
-cp /bin/busybox "$run/root/bin/busybox"
+cp "$CACHE/busybox/bin/busybox" "$run/root/bin/busybox"
 find "$bin" -maxdepth 1 -type f -perm -u+x -exec cp {} "$run/root/tests/" \;
 (cd "$run/root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$run/initramfs.gz"
 
