@@ -62,7 +62,7 @@ find "$bin" -maxdepth 1 -type f -perm -u+x -exec cp {} "$run/root/tests/" \;
 truncate -s 2G "$run/ext4.img"
 mkfs.ext4 -q -F -L scratch "$run/ext4.img"
 truncate -s 1G "$run/swap.img"
-mkswap -q "$run/swap.img" >/dev/null 2>&1 || mkswap "$run/swap.img" >/dev/null
+mkswap -q "$run/swap.img" >/dev/null
 
 # A hard time limit: the sum of the plan's limits plus boot and shutdown.
 limit=$(awk -F'\t' '{ s += $2 } END { print s + 300 }' "$res/plan")
@@ -94,8 +94,9 @@ while kill -0 "$qemu" 2>/dev/null; do
 		sed -n "$((seen + 1)),${n}p" "$res/results.tap" | grep -E '^(not )?ok ' | sed 's/^/    /' || true
 		seen=$n quiet=0
 	elif [ $((quiet += 5)) -ge 60 ] && [ $((quiet % 60)) -lt 5 ]; then
-		test=$(grep -E '^# [^ ]+: ' "$res/results.tap" | tail -n 1 | cut -d: -f1 | cut -c3-)
-		note "${test:-boot}: running, $(( $(date +%s) - start )) s into the run"
+		done_=$(grep -cE '^(not )?ok ' "$res/results.tap")
+		test=$(sed -n "$((done_ + 1))p" "$res/plan" | cut -f1)
+		note "${test:-shutdown}: running, $(( $(date +%s) - start )) s into the run"
 	fi
 done
 wait "$qemu"
