@@ -13,6 +13,7 @@ read -r qrc secs <"$res/qemu.status"
 read -r base_sha base_desc <"$CACHE/src/$(tree_id "$base").base"
 src=$(src_dir "$base" "$KERNEL")
 head=$(git -C "$src" rev-parse HEAD)
+tests_head=$(git -C "$(src_dir "$base" patched)" rev-parse HEAD)
 series=$(git -C "$src" log --reverse --format=%s "$base_sha..HEAD" | paste -sd'\t')
 
 # Kernel reports in the console log, each with a few lines of context.
@@ -28,7 +29,8 @@ grep -q '^# guest: done' "$res/results.tap" && finished=true
 awk -F'\t' -v tap="$res/results.tap" -v qrc="$qrc" -v secs="$secs" \
 	-v finished="$finished" -v reports="$(wc -l <"$res/reports")" -v excerpt="$excerpt" \
 	-v kernel="$(basename "$(dirname "$res")")" -v mode="$(basename "$res")" \
-	-v base="$base_desc" -v base_sha="$base_sha" -v head="$head" -v series="$series" '
+	-v base="$base_desc" -v base_sha="$base_sha" -v head="$head" -v series="$series" \
+	-v tests_head="$tests_head" '
 function js(s) {
 	gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s)
 	gsub(/\r/, "", s); gsub(/\n/, "\\n", s); gsub(/[\001-\037]/, "", s)
@@ -63,7 +65,7 @@ END {
 	printf "  \"head\": %s,\n  \"series\": [", js(head)
 	ns = series == "" ? 0 : split(series, s, "\t")
 	for (i = 1; i <= ns; i++) printf "%s%s", (i > 1 ? ", " : ""), js(s[i])
-	printf "],\n  \"seconds\": %d,\n  \"qemu_exit\": %d,\n  \"guest_finished\": %s,\n", secs, qrc, finished
+	printf "],\n  \"tests_built_from\": %s,\n  \"seconds\": %d,\n  \"qemu_exit\": %d,\n  \"guest_finished\": %s,\n", js(tests_head), secs, qrc, finished
 	printf "  \"passed\": %d,\n  \"failed\": %d,\n  \"skipped\": %d,\n  \"tests\": [\n", count["pass"], count["fail"], count["skip"]
 	for (i = 1; i <= total; i++)
 		printf "    {\"name\": %s, \"result\": %s, \"detail\": %s}%s\n", js(name[i]), js(result[i]), js(det[i]), (i < total ? "," : "")
