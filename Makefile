@@ -51,7 +51,7 @@ check: deps
 	@$(S)/summary.sh check $(BASE)
 
 run: deps
-	@test -n "$(CMD)" || { echo "usage: make run BASE=6.1 CMD='./khugepaged all:anon'"; exit 1; }
+	@test -n "$$CMD" || { echo "usage: make run BASE=6.1 CMD='./khugepaged all:anon'"; exit 1; }
 	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b run "$$CMD" || exit 1; \
 	  cat "$$($(S)/result-dir.sh $$b)/run/results.tap"; done
 
