@@ -4,6 +4,8 @@
 #   make                  demo: MADV_COLLAPSE of anon, shmem and program text
 #   make check            the full kselftest run; last line "N passed, N failed"
 #   make run CMD='...'    boot the kernel(s) and run one command in /tests
+#   make bench            stock 6.1, patched 6.1, stock 6.12 side by side
+#                         (BENCH=quick: a few minutes); results/bench/
 #   make tree BASE=6.1    a work tree: base commit + one commit per patch
 #   make export BASE=6.1  write series/6.1/ from the work tree's commits
 #
@@ -38,7 +40,9 @@ endif
 S := scripts
 prepare = $(S)/apply-series.sh $(1) && $(S)/build-kernel.sh $(1) && $(S)/build-tests.sh $(1)
 
-.PHONY: all demo check run tree export deps fetch kernel tests clean help
+BENCH ?= full
+
+.PHONY: all demo check run bench tree export deps fetch kernel tests clean help
 
 all: demo
 
@@ -54,6 +58,9 @@ run: deps
 	@test -n "$$CMD" || { echo "usage: make run BASE=6.1 CMD='./khugepaged all:anon'"; exit 1; }
 	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b run "$$CMD" || exit 1; \
 	  cat "$$($(S)/result-dir.sh $$b)/run/results.tap"; done
+
+bench: deps
+	@$(S)/bench.sh $(BENCH)
 
 tree: deps
 	@for b in $(BASE); do $(S)/tree.sh $$b || exit 1; done

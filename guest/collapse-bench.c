@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * collapse-bench: what collapsing costs and what readers see meanwhile.
+ * Runs in the guest; prints one line per figure, "BENCH <json>", which
+ * scripts/bench.sh collects and scripts/bench-report turns into tables.
+ *
+ *   collapse-bench [--quick]
+ *
+ * Benchmarks report; they do not judge.  Times are wall-clock nanoseconds
+ * inside a TCG guest: compare kernels by ratio, not by absolute value.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+#define PAGE		4096UL
+#define HPAGE		(2UL << 20)
+#define NR_PAGES	(HPAGE / PAGE)
+#define THP		"/sys/kernel/mm/transparent_hugepage/"
+#define EXT4_DIR	"/mnt/ext4"
+
+enum kind { ANON, SHMEM, FILE_EXT4 };
+static const char * const kind_name[] = { "anon", "shmem", "file" };
+
+static int rounds = 200;	/* collapses per measurement */
+static long khugepaged_mb = 256;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "collapse-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "name":{"n":..,"p50":..,"p90":..,"p99":..,"max":..,"quantiles":[..]} */
+static void print_dist(const char *name, long long *v, int n, bool samples)
+{
+	int i;
+
+	qsort(v, n, sizeof(*v), cmp_ll);
+	printf("\"%s\":{\"n\":%d", name, n);
+	if (n) {
+		printf(",\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld",
+		       v[n / 2], v[n * 9 / 10], v[n * 99 / 100], v[n - 1]);
+	}
+	if (samples && n) {
+		/* the distribution, as 101 quantiles (all samples if fewer) */
+		int m = n < 101 ? n : 101;
+
+		printf(",\"quantiles\":[");
+		for (i = 0; i < m; i++)
+			printf("%s%lld", i ? "," : "",
+			       v[m == n ? i : (long)i * (n - 1) / 100]);
+		printf("]");
+	}
+	printf("}");
+}
+
+static void write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, s, strlen(s)) < 0)
+		fprintf(stderr, "collapse-bench: cannot write %s to %s\n", s, path);
+	if (fd >= 0)
+		close(fd);
+}
+
+static long meminfo_kb(const char *field)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			sscanf(line + strlen(field), " %ld", &kb);
+	fclose(f);
+	return kb;
+}
+
+static char *aligned_area(unsigned long len)
+{
+	char *p = mmap(NULL, len + HPAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	return (char *)(((unsigned long)p + HPAGE - 1) & ~(HPAGE - 1));
+}
+
+/*
+ * A range of @len bytes of @kind, populated with small pages and mapped
+ * 2 MB aligned; *fdp is the file (-1 for anon).  Regular files are
+ * written, synced and reopened read-only (READ_ONLY_THP_FOR_FS).
+ */
+static char *make_range(enum kind k, unsigned long len, int *fdp, int seed)
+{
+	static char buf[HPAGE];
+	char path[64], *map = aligned_area(len);
+	unsigned long off;
+	int fd = -1, prot = PROT_READ | PROT_WRITE, flags = MAP_SHARED;
+
+	memset(buf, seed | 1, sizeof(buf));
+	if (k == ANON) {
+		if (mmap(map, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			 -1, 0) == MAP_FAILED)
+			die("mmap anon");
+		madvise(map, len, MADV_NOHUGEPAGE);
+		for (off = 0; off < len; off += PAGE)
+			map[off] = seed | 1;
+		madvise(map, len, MADV_HUGEPAGE);
+		*fdp = -1;
+		return map;
+	}
+	if (k == SHMEM) {
+		fd = memfd_create("collapse-bench", 0);
+	} else {
+		snprintf(path, sizeof(path), EXT4_DIR "/collapse-bench.%d", seed);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	}
+	if (fd < 0)
+		die("open");
+	for (off = 0; off < len; off += HPAGE)
+		if (pwrite(fd, buf, HPAGE, off) != (ssize_t)HPAGE)
+			die("pwrite");
+	if (k == FILE_EXT4) {
+		fsync(fd);
+		close(fd);
+		fd = open(path, O_RDONLY);
+		unlink(path);	/* the open fd keeps it */
+		if (fd < 0)
+			die("reopen");
+		prot = PROT_READ | PROT_EXEC;
+	}
+	if (mmap(map, len, prot, flags | MAP_FIXED, fd, 0) == MAP_FAILED)
+		die("mmap file");
+	*fdp = fd;
+	return map;
+}
+
+static void drop_range(char *map, unsigned long len, int fd)
+{
+	munmap(map, len + HPAGE);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---- the floor: memcpy of 2 MB -------------------------------------- */
+
+static void bench_memcpy(void)
+{
+	char *src = aligned_area(HPAGE), *dst = aligned_area(HPAGE);
+	long long *t = calloc(rounds, sizeof(*t));
+	int i;
+
+	mmap(src, HPAGE, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	mmap(dst, HPAGE, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	memset(src, 1, HPAGE);
+	memset(dst, 2, HPAGE);
+	for (i = 0; i < rounds; i++) {
+		long long t0 = now_ns();
+
+		memcpy(dst, src, HPAGE);
+		t[i] = now_ns() - t0;
+	}
+	printf("BENCH {\"bench\":\"memcpy_2m\",");
+	print_dist("ns", t, rounds, false);
+	printf("}\n");
+	free(t);
+}
+
+/* ---- MADV_COLLAPSE latency per 2 MB range --------------------------- */
+
+static void bench_collapse(enum kind k)
+{
+	long long *t = calloc(rounds, sizeof(*t));
+	int i, n = 0, ok = 0, eagain = 0, other = 0, fd;
+
+	for (i = 0; i < rounds; i++) {
+		char *map = make_range(k, HPAGE, &fd, i);
+		long long t0;
+		int ret;
+
+		/* a page table to retract: stock 6.1 fails without one */
+		(void)*(volatile char *)map;
+		t0 = now_ns();
+		ret = madvise(map, HPAGE, MADV_COLLAPSE);
+		t[n++] = now_ns() - t0;
+		if (!ret)
+			ok++;
+		else if (errno == EAGAIN)
+			eagain++;
+		else
+			other++;
+		drop_range(map, HPAGE, fd);
+	}
+	printf("BENCH {\"bench\":\"collapse\",\"kind\":\"%s\",\"ok\":%d,\"eagain\":%d,\"other\":%d,",
+	       kind_name[k], ok, eagain, other);
+	print_dist("ns", t, n, true);
+	printf("}\n");
+	free(t);
+}
+
+/* ---- collapse under concurrent readers ------------------------------ */
+
+struct reader {
+	enum kind k;
+	int fd;
+	char *map;		/* the range being collapsed */
+	char *own;		/* the reader's own mapping, for faults */
+	atomic_int state;	/* 1: read, 0: idle, -1: exit */
+	atomic_int idle;
+	long long *rd, *flt;	/* latencies */
+	int nrd, nflt, cap;
+	long seek_bad, mincore_bad, byte_bad, checks;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+	unsigned char vec[NR_PAGES];
+	unsigned int seed = 3;
+	char buf[64];
+
+	for (;;) {
+		int s = atomic_load(&r->state);
+		unsigned long p;
+		long long t0;
+		off_t off;
+
+		if (s < 0)
+			break;
+		if (!s) {
+			atomic_store(&r->idle, 1);
+			continue;
+		}
+		atomic_store(&r->idle, 0);
+		p = rand_r(&seed) % NR_PAGES;
+
+		t0 = now_ns();
+		if (pread(r->fd, buf, sizeof(buf), p * PAGE) != sizeof(buf))
+			r->byte_bad++;
+		if (r->nrd < r->cap)
+			r->rd[r->nrd++] = now_ns() - t0;
+		if (buf[0] != buf[63])
+			r->byte_bad++;
+
+		t0 = now_ns();
+		(void)*(volatile char *)(r->own + p * PAGE);
+		if (r->nflt < r->cap)
+			r->flt[r->nflt++] = now_ns() - t0;
+		madvise(r->own + p * PAGE, PAGE, MADV_DONTNEED);
+
+		r->checks++;
+		if (r->k == SHMEM) {
+			off = lseek(r->fd, 0, SEEK_HOLE);
+			if (off != (off_t)HPAGE)
+				r->seek_bad++;
+			off = lseek(r->fd, p * PAGE, SEEK_DATA);
+			if (off != (off_t)(p * PAGE))
+				r->seek_bad++;
+		}
+		if (!mincore(r->map, HPAGE, vec))
+			for (p = 0; p < NR_PAGES; p++)
+				if (!(vec[p] & 1)) {
+					r->mincore_bad++;
+					break;
+				}
+		usleep(50);
+	}
+	return NULL;
+}
+
+/*
+ * One reader thread reads random pages of the range with read(2) and by
+ * faulting them in through its own mapping, and checks SEEK_HOLE/SEEK_DATA
+ * and mincore(): first while the range is collapsed, then, for the
+ * baseline, for as long as an average collapse took, with none running.
+ */
+static void bench_readers(enum kind k)
+{
+	struct reader r = { .k = k };
+	long long *col_rd = NULL, *col_flt = NULL, spent = 0;
+	long checks = 0, seek_bad = 0, mincore_bad = 0, byte_bad = 0;
+	int i, col_nrd = 0, col_nflt = 0, ok = 0, eagain = 0, other = 0;
+	pthread_t t;
+
+	r.cap = rounds * 200;
+	r.rd = calloc(r.cap, sizeof(long long));
+	r.flt = calloc(r.cap, sizeof(long long));
+	if (pthread_create(&t, NULL, reader_fn, &r))
+		die("pthread_create");
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (i = 0; i < rounds; i++) {
+			long long t0;
+			int ret = 0;
+
+			r.map = make_range(k, HPAGE, &r.fd, i);
+			r.own = mmap(NULL, HPAGE, PROT_READ, MAP_SHARED, r.fd, 0);
+			if (r.own == MAP_FAILED)
+				die("mmap reader");
+			(void)*(volatile char *)r.map;
+			atomic_store(&r.state, 1);
+			while (atomic_load(&r.idle))
+				;
+			t0 = now_ns();
+			if (pass == 0) {
+				ret = madvise(r.map, HPAGE, MADV_COLLAPSE);
+				spent += now_ns() - t0;
+			} else {
+				while (now_ns() - t0 < spent / rounds)
+					;
+			}
+			atomic_store(&r.state, 0);
+			while (!atomic_load(&r.idle))
+				;
+			if (pass == 0) {
+				if (!ret)
+					ok++;
+				else if (errno == EAGAIN)
+					eagain++;
+				else
+					other++;
+			}
+			munmap(r.own, HPAGE);
+			drop_range(r.map, HPAGE, r.fd);
+		}
+		if (pass == 0) {
+			col_rd = r.rd;
+			col_nrd = r.nrd;
+			col_flt = r.flt;
+			col_nflt = r.nflt;
+			checks = r.checks;
+			seek_bad = r.seek_bad;
+			mincore_bad = r.mincore_bad;
+			byte_bad = r.byte_bad;
+			r.rd = calloc(r.cap, sizeof(long long));
+			r.flt = calloc(r.cap, sizeof(long long));
+			r.nrd = 0;
+			r.nflt = 0;
+		}
+	}
+	atomic_store(&r.state, -1);
+	pthread_join(t, NULL);
+
+	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
+	       kind_name[k], rounds, ok, eagain, other, spent);
+	printf("\"checks\":%ld,\"seek_bad\":%ld,\"mincore_bad\":%ld,\"byte_bad\":%ld,",
+	       checks, seek_bad, mincore_bad, byte_bad);
+	print_dist("read_ns", col_rd, col_nrd, true);
+	printf(",");
+	print_dist("fault_ns", col_flt, col_nflt, true);
+	printf(",");
+	print_dist("base_read_ns", r.rd, r.nrd, true);
+	printf(",");
+	print_dist("base_fault_ns", r.flt, r.nflt, true);
+	printf("}\n");
+}
+
+/* ---- khugepaged throughput ------------------------------------------ */
+
+static long khugepaged_cpu_ticks(void)
+{
+	char path[64], comm[32], buf[1024];
+	unsigned long ut, st;
+	int pid;
+
+	for (pid = 1; pid < 1000; pid++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "khugepaged\n")) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		if (!f || !fgets(buf, sizeof(buf), f))
+			return -1;
+		fclose(f);
+		/* utime and stime are fields 14 and 15, after "(khugepaged)" */
+		if (sscanf(strrchr(buf, ')') + 2,
+			   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			   &ut, &st) != 2)
+			return -1;
+		return ut + st;
+	}
+	return -1;
+}
+
+static void bench_khugepaged(enum kind k)
+{
+	unsigned long len = khugepaged_mb << 20;
+	const char *counter = k == SHMEM ? "ShmemHugePages:" : "FileHugePages:";
+	long before, now, want = len >> 10, cpu0, cpu1;
+	long long t0, elapsed;
+	char *map, *anon;
+	int fd;
+
+	write_str(THP "khugepaged/scan_sleep_millisecs", "0");
+	write_str(THP "khugepaged/alloc_sleep_millisecs", "0");
+	write_str(THP "khugepaged/pages_to_scan", "4096");
+	write_str(THP "khugepaged/max_ptes_none", "511");
+	write_str(THP "shmem_enabled", "advise");
+
+	map = make_range(k, len, &fd, 7);
+	madvise(map, len, MADV_HUGEPAGE);
+	/* 6.1 hands the mm to khugepaged only on an anonymous THP fault */
+	anon = aligned_area(HPAGE);
+	mmap(anon, HPAGE, PROT_READ | PROT_WRITE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	madvise(anon, HPAGE, MADV_HUGEPAGE);
+	before = meminfo_kb(counter);
+	cpu0 = khugepaged_cpu_ticks();
+	t0 = now_ns();
+	anon[0] = 1;
+	do {
+		usleep(20000);
+		now = meminfo_kb(counter);
+		elapsed = now_ns() - t0;
+	} while (now - before < want && elapsed < 600LL * 1000000000);
+	cpu1 = khugepaged_cpu_ticks();
+	printf("BENCH {\"bench\":\"khugepaged\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld}\n",
+	       kind_name[k], khugepaged_mb, (now - before) >> 10, elapsed,
+	       (cpu1 - cpu0) * 1000 / sysconf(_SC_CLK_TCK));
+	drop_range(map, len, fd);
+	munmap(anon, HPAGE);
+	write_str(THP "khugepaged/scan_sleep_millisecs", "10000");
+	write_str(THP "khugepaged/alloc_sleep_millisecs", "60000");
+	write_str(THP "shmem_enabled", "never");
+}
+
+int main(int argc, char **argv)
+{
+	struct statfs sfs;
+	bool have_ext4;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "--quick")) {
+		rounds = 20;
+		khugepaged_mb = 16;
+	}
+	have_ext4 = !statfs(EXT4_DIR, &sfs) && sfs.f_type == 0xEF53;
+	printf("BENCH {\"bench\":\"config\",\"rounds\":%d,\"khugepaged_mb\":%ld,\"ext4\":%s}\n",
+	       rounds, khugepaged_mb, have_ext4 ? "true" : "false");
+
+	bench_memcpy();
+	bench_collapse(ANON);
+	bench_collapse(SHMEM);
+	if (have_ext4)
+		bench_collapse(FILE_EXT4);
+	bench_readers(SHMEM);
+	if (have_ext4)
+		bench_readers(FILE_EXT4);
+	bench_khugepaged(SHMEM);
+	if (have_ext4)
+		bench_khugepaged(FILE_EXT4);
+	return 0;
+}
