@@ -177,6 +177,21 @@ static void drop_range(char *map, unsigned long len, int fd)
 		close(fd);
 }
 
+/* How the MADV_COLLAPSE calls of one measurement ended. */
+struct outcomes {
+	int ok, eagain, other;
+};
+
+static void count_outcome(struct outcomes *o, int ret, int err)
+{
+	if (!ret)
+		o->ok++;
+	else if (err == EAGAIN)
+		o->eagain++;
+	else
+		o->other++;
+}
+
 /* ---- the floor: memcpy of 2 MB -------------------------------------- */
 
 static void bench_memcpy(void)
@@ -208,7 +223,8 @@ static void bench_memcpy(void)
 static void bench_collapse(enum kind k)
 {
 	long long *t = calloc(rounds, sizeof(*t));
-	int i, n = 0, ok = 0, eagain = 0, other = 0, fd;
+	struct outcomes o = { 0 };
+	int i, n = 0, fd;
 
 	for (i = 0; i < rounds; i++) {
 		char *map = make_range(k, HPAGE, &fd, i);
@@ -220,16 +236,11 @@ static void bench_collapse(enum kind k)
 		t0 = now_ns();
 		ret = madvise(map, HPAGE, MADV_COLLAPSE);
 		t[n++] = now_ns() - t0;
-		if (!ret)
-			ok++;
-		else if (errno == EAGAIN)
-			eagain++;
-		else
-			other++;
+		count_outcome(&o, ret, errno);
 		drop_range(map, HPAGE, fd);
 	}
 	printf("BENCH {\"bench\":\"collapse\",\"kind\":\"%s\",\"ok\":%d,\"eagain\":%d,\"other\":%d,",
-	       kind_name[k], ok, eagain, other);
+	       kind_name[k], o.ok, o.eagain, o.other);
 	print_dist("ns", t, n, true);
 	printf("}\n");
 	free(t);
@@ -316,7 +327,8 @@ static void bench_readers(enum kind k)
 	struct reader r = { .k = k };
 	long long *col_rd = NULL, *col_flt = NULL, spent = 0;
 	long checks = 0, seek_bad = 0, mincore_bad = 0, byte_bad = 0;
-	int i, col_nrd = 0, col_nflt = 0, ok = 0, eagain = 0, other = 0;
+	struct outcomes o = { 0 };
+	int i, col_nrd = 0, col_nflt = 0;
 	pthread_t t;
 
 	r.cap = rounds * 200;
@@ -342,6 +354,7 @@ static void bench_readers(enum kind k)
 			if (pass == 0) {
 				ret = madvise(r.map, HPAGE, MADV_COLLAPSE);
 				spent += now_ns() - t0;
+				count_outcome(&o, ret, errno);
 			} else {
 				while (now_ns() - t0 < spent / rounds)
 					;
@@ -349,14 +362,6 @@ static void bench_readers(enum kind k)
 			atomic_store(&r.state, 0);
 			while (!atomic_load(&r.idle))
 				;
-			if (pass == 0) {
-				if (!ret)
-					ok++;
-				else if (errno == EAGAIN)
-					eagain++;
-				else
-					other++;
-			}
 			munmap(r.own, HPAGE);
 			drop_range(r.map, HPAGE, r.fd);
 		}
@@ -379,7 +384,7 @@ static void bench_readers(enum kind k)
 	pthread_join(t, NULL);
 
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
-	       kind_name[k], rounds, ok, eagain, other, spent);
+	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
 	printf("\"checks\":%ld,\"seek_bad\":%ld,\"mincore_bad\":%ld,\"byte_bad\":%ld,",
 	       checks, seek_bad, mincore_bad, byte_bad);
 	print_dist("read_ns", col_rd, col_nrd, true);
