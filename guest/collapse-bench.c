@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
+#include "bench-util.h"
+
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
@@ -39,14 +41,6 @@ static const char * const kind_name[] = { "anon", "shmem", "file" };
 
 static int rounds = 200;	/* collapses per measurement */
 static long khugepaged_mb = 256;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -83,16 +77,6 @@ static void print_dist(const char *name, long long *v, int n, bool samples)
 		printf("]");
 	}
 	printf("}");
-}
-
-static void write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-
-	if (fd < 0 || write(fd, s, strlen(s)) < 0)
-		fprintf(stderr, "collapse-bench: cannot write %s to %s\n", s, path);
-	if (fd >= 0)
-		close(fd);
 }
 
 static long meminfo_kb(const char *field)
@@ -398,39 +382,6 @@ static void bench_readers(enum kind k)
 }
 
 /* ---- khugepaged throughput ------------------------------------------ */
-
-static long khugepaged_cpu_ticks(void)
-{
-	char path[64], comm[32], buf[1024];
-	unsigned long ut, st;
-	int pid;
-
-	for (pid = 1; pid < 1000; pid++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "khugepaged\n")) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		f = fopen(path, "r");
-		if (!f || !fgets(buf, sizeof(buf), f))
-			return -1;
-		fclose(f);
-		/* utime and stime are fields 14 and 15, after "(khugepaged)" */
-		if (sscanf(strrchr(buf, ')') + 2,
-			   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			   &ut, &st) != 2)
-			return -1;
-		return ut + st;
-	}
-	return -1;
-}
 
 static void bench_khugepaged(enum kind k)
 {

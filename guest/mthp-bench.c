@@ -18,7 +18,6 @@
  * (TLB-bound), ns per access, before and after.  Figures, not verdicts.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+
+#include "bench-util.h"
 
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
@@ -41,23 +42,19 @@
 static long pagesize;
 static int pagemap_fd, kpageflags_fd;
 
-static long long now_ns(void)
+/* The sizes and tunables under test must be set, or the figures mean nothing. */
+static void must_write(const char *path, const char *val)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (write_str(path, val))
+		exit(1);
 }
 
-static void write_str(const char *path, const char *val)
+/* khugepaged's CPU time in ms, -1 if it is not running */
+static long khugepaged_cpu_ms(void)
 {
-	int fd = open(path, O_WRONLY);
+	long ticks = khugepaged_cpu_ticks();
 
-	if (fd < 0 || write(fd, val, strlen(val)) < 0) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
+	return ticks < 0 ? -1 : ticks * 1000 / sysconf(_SC_CLK_TCK);
 }
 
 static long read_long(const char *path)
@@ -77,45 +74,14 @@ static void set_sizes(unsigned long orders)
 	char path[256];
 	int order;
 
-	write_str(THP "enabled", "never");
+	must_write(THP "enabled", "never");
 	for (order = 2; order <= 9; order++) {
 		snprintf(path, sizeof(path), THP "hugepages-%ldkB/enabled",
 			 (pagesize << order) >> 10);
 		if (access(path, W_OK))
 			continue;
-		write_str(path, (orders & (1UL << order)) ? "always" : "never");
+		must_write(path, (orders & (1UL << order)) ? "always" : "never");
 	}
-}
-
-/* khugepaged's utime + stime in ms, -1 if it is not running. */
-static long khugepaged_cpu_ms(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	long ms = -1;
-
-	while (d && (e = readdir(d))) {
-		char path[300], buf[512];
-		unsigned long ut, st;
-		FILE *f;
-		char *p;
-
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f) && strstr(buf, "(khugepaged)")) {
-			p = strrchr(buf, ')');
-			/* fields 14 and 15: utime, stime (ticks) */
-			if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-				   &ut, &st) == 2)
-				ms = (ut + st) * 1000 / sysconf(_SC_CLK_TCK);
-		}
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return ms;
 }
 
 /* Resident pages and pages in large folios of [base, base + n pages). */
@@ -199,11 +165,11 @@ int main(int argc, char **argv)
 		perror("pagemap/kpageflags");
 		return 1;
 	}
-	write_str(THP "khugepaged/scan_sleep_millisecs", "100");
-	write_str(THP "khugepaged/alloc_sleep_millisecs", "100");
-	write_str(THP "khugepaged/pages_to_scan", "4096");
-	write_str(THP "khugepaged/defrag", "1");
-	write_str(THP "defrag", "madvise");
+	must_write(THP "khugepaged/scan_sleep_millisecs", "100");
+	must_write(THP "khugepaged/alloc_sleep_millisecs", "100");
+	must_write(THP "khugepaged/pages_to_scan", "4096");
+	must_write(THP "khugepaged/defrag", "1");
+	must_write(THP "defrag", "madvise");
 	printf("BENCH {\"bench\":\"mthp_config\",\"mb\":%ld,\"accesses\":%ld}\n", mb, accesses);
 
 	for (o = 0; o < sizeof(occupancy) / sizeof(occupancy[0]); o++) {
@@ -220,7 +186,7 @@ int main(int argc, char **argv)
 
 			set_sizes(0);
 			snprintf(val, sizeof(val), "%d", mixes[m].max_ptes_none);
-			write_str(THP "khugepaged/max_ptes_none", val);
+			must_write(THP "khugepaged/max_ptes_none", val);
 			raw = mmap(NULL, n * pagesize + PMD_SIZE, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (raw == MAP_FAILED) {

@@ -18,43 +18,33 @@ out=$RESULTS/bench
 rm -rf "$out"
 mkdir -p "$out"
 
-# base kernel label: the kernels compared, in the report's column order
-kernels=("6.1 stock stock-6.1" "6.1 patched patched-6.1" "6.12 stock stock-6.12")
-for k in "${kernels[@]}"; do
-	read -r base kernel label <<<"$k"
-	msg "bench ($mode) on $label"
+# bench_on BASE KERNEL LABEL PROGRAM: boot the kernel, run the program,
+# keep its figures ("# BENCH {json}" lines of the TAP) in LABEL.jsonl.
+bench_on() {
+	local base=$1 kernel=$2 label=$3 prog=$4 res
+	msg "$prog ($mode) on ${label#mthp-}"
 	export KERNEL=$kernel
 	"$TOP/scripts/apply-series.sh" "$base"
 	"$TOP/scripts/build-kernel.sh" "$base"
 	"$TOP/scripts/build-tests.sh" "$base"
-	RUN_TIMEOUT=5400 "$TOP/scripts/run-guest.sh" "$base" run "./collapse-bench $arg" ||
-		die "the benchmark did not finish on $label (see $(result_dir "$base" "$kernel" "$FLAVOUR")/run)"
 	res=$(result_dir "$base" "$kernel" "$FLAVOUR")/run
-	# The guest prints "# BENCH {json}" lines into its TAP.
+	RUN_TIMEOUT=5400 "$TOP/scripts/run-guest.sh" "$base" run "./$prog $arg" ||
+		die "$prog did not finish on $label (see $res)"
 	sed -n 's/^# BENCH //p' "$res/results.tap" >"$out/$label.jsonl"
-	[ -s "$out/$label.jsonl" ] || die "no figures from $label (see $res)"
+	[ -s "$out/$label.jsonl" ] || die "no figures from $prog on $label (see $res)"
 	cp "$res/guest.log" "$out/$label.guest.log"
-done
+}
 
-# 6.12: khugepaged collapse of anonymous memory into the enabled sizes,
-# stock (PMD size only) against the 6.12 series.
-for k in "stock stock-6.12" "patched patched-6.12"; do
-	read -r kernel label <<<"$k"
-	msg "mTHP bench ($mode) on $label"
-	export KERNEL=$kernel
-	"$TOP/scripts/apply-series.sh" 6.12
-	"$TOP/scripts/build-kernel.sh" 6.12
-	"$TOP/scripts/build-tests.sh" 6.12
-	RUN_TIMEOUT=5400 "$TOP/scripts/run-guest.sh" 6.12 run "./mthp-bench $arg" ||
-		die "the mTHP benchmark did not finish on $label (see $(result_dir 6.12 "$kernel" "$FLAVOUR")/run)"
-	res=$(result_dir 6.12 "$kernel" "$FLAVOUR")/run
-	sed -n 's/^# BENCH //p' "$res/results.tap" >"$out/mthp-$label.jsonl"
-	[ -s "$out/mthp-$label.jsonl" ] || die "no mTHP figures from $label (see $res)"
-	cp "$res/guest.log" "$out/mthp-$label.guest.log"
-done
+# The kernels compared, in the report's column order: collapse-bench on
+# 6.1 and the upstream reference, then mthp-bench (khugepaged collapse of
+# anonymous memory into the enabled sizes) on stock and patched 6.12.
+bench_on 6.1 stock stock-6.1 collapse-bench
+bench_on 6.1 patched patched-6.1 collapse-bench
+bench_on 6.12 stock stock-6.12 collapse-bench
+bench_on 6.12 stock mthp-stock-6.12 mthp-bench
+bench_on 6.12 patched mthp-patched-6.12 mthp-bench
 
 msg "writing the report"
 "$TOP/scripts/bench-report" "$out" "$mode" stock-6.1 patched-6.1 stock-6.12
-"$TOP/scripts/bench-mthp-report" "$out" stock-6.12 patched-6.12
 cat "$out/summary.txt"
 note "report: $out/report.md (JSON: $out/bench.json, plots: $out/*.png)"

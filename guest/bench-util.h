@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the guest benchmarks (collapse-bench, mthp-bench). */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Write @s to the sysfs file @path; -1 (and a message) on failure. */
+static inline int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0 || write(fd, s, strlen(s)) < 0) {
+		fprintf(stderr, "cannot write %s to %s: %s\n", s, path,
+			strerror(errno));
+		ret = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* khugepaged's utime + stime in clock ticks, -1 if it is not running. */
+static inline long khugepaged_cpu_ticks(void)
+{
+	char path[64], comm[32], buf[1024];
+	unsigned long ut, st;
+	int pid;
+
+	for (pid = 1; pid < 1000; pid++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(comm, sizeof(comm), f) || strcmp(comm, "khugepaged\n")) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		if (!f)
+			return -1;
+		if (!fgets(buf, sizeof(buf), f)) {
+			fclose(f);
+			return -1;
+		}
+		fclose(f);
+		/* utime and stime are fields 14 and 15, after "(khugepaged)" */
+		if (sscanf(strrchr(buf, ')') + 2,
+			   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			   &ut, &st) != 2)
+			return -1;
+		return ut + st;
+	}
+	return -1;
+}
+
+#endif
