@@ -6,11 +6,15 @@
 #   make run CMD='...'    boot the kernel(s) and run one command in /tests
 #   make bench            stock 6.1, patched 6.1, stock 6.12 side by side
 #                         (BENCH=quick: a few minutes); results/bench/
+#   make stress           races, injected failures, watchdog, shadow model:
+#                         patched (KASAN) and stock kernels; results/stress/
+#                         (SOAK=<minutes> for a long run)
 #   make tree BASE=6.1    a work tree: base commit + one commit per patch
 #   make export BASE=6.1  write series/6.1/ from the work tree's commits
 #
-# Variables: BASE (6.1 6.12), KERNEL (patched|stock), FLAVOUR (debug|kasan),
-# KERNEL_TREE (apply onto your own git tree), CACHE, RESULTS.  See README.md.
+# Variables: BASE (6.1 6.12), KERNEL (patched|stock), FLAVOUR (debug|kasan;
+# make stress: kasan), KERNEL_TREE (apply onto your own git tree), CACHE,
+# RESULTS, SOAK, STRESS_SECONDS.  See README.md.
 
 BASE ?= 6.1 6.12
 KERNEL ?= patched
@@ -42,7 +46,7 @@ prepare = $(S)/apply-series.sh $(1) && $(S)/build-kernel.sh $(1) && $(S)/build-t
 
 BENCH ?= full
 
-.PHONY: all demo check run bench tree export deps fetch kernel tests clean help
+.PHONY: all demo check run bench stress tree export deps fetch kernel tests clean help
 
 all: demo
 
@@ -61,6 +65,19 @@ run: deps
 
 bench: deps
 	@$(S)/bench.sh $(BENCH)
+
+# The stress run is a KASAN one unless FLAVOUR is given.
+ifeq ($(origin FLAVOUR),file)
+stress: export FLAVOUR := kasan
+endif
+ifdef SOAK
+export SOAK
+endif
+ifdef STRESS_SECONDS
+export STRESS_SECONDS
+endif
+stress: deps
+	@$(S)/stress.sh $(BASE)
 
 tree: deps
 	@for b in $(BASE); do $(S)/tree.sh $$b || exit 1; done

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-guest.sh BASE MODE [COMMAND]: boot the KERNEL/FLAVOUR kernel of BASE
 # under QEMU (TCG) and run the plan of MODE (check: tests/BASE.plan plus the
-# series' new selftests; demo: tests/demo.plan; run: COMMAND, in /tests).
+# series' new selftests; demo: tests/demo.plan; run: COMMAND, in /tests;
+# stress: guest/collapse-stress.c, STRESS_SECONDS per scenario).
 # Results go to
 # results/<base>-<kernel>-<flavour>/MODE/: plan, results.tap (the guest's
 # TAP), guest.log (the serial console: every kernel message), summary.json.
@@ -25,6 +26,15 @@ run)
 	plans=("$res.plan")
 	mkdir -p "$(dirname "$res")"
 	printf 'run\t%s\ttest\t%s\n' "${RUN_TIMEOUT:-3600}" "$3" >"$res.plan"
+	;;
+stress)
+	# Five scenarios, each its time, its teardown and, at worst, a hang
+	# found by the watchdog; -S on stock: it reports, it does not judge.
+	secs=${STRESS_SECONDS:-30}
+	plans=("$res.plan")
+	mkdir -p "$(dirname "$res")"
+	printf 'collapse-stress\t%s\ttest\t./collapse-stress -t %s%s\n' \
+		$((5 * (secs + 150))) "$secs" "$([ "$KERNEL" = stock ] && echo ' -S')" >"$res.plan"
 	;;
 *) die "unknown mode '$mode'" ;;
 esac

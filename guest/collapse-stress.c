@@ -1,0 +1,1706 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * collapse-stress: MADV_COLLAPSE, process_madvise(MADV_COLLAPSE) and
+ * khugepaged against every concurrent mutation of the same memory, with
+ * failure injection, a watchdog and a shadow model of every page.
+ *
+ *   collapse-stress [-t seconds] [-s scenario,...] [-F] [-S]
+ *
+ *   -t  seconds per scenario (default 30)
+ *   -s  scenarios to run (default all): memfd tmpfs shmanon file anon
+ *   -F  no failure injection (default: on where the kernel has it)
+ *   -S  stock mode: report the same way, exit 0 (a stock kernel is
+ *       expected to show the defects the series fix)
+ *
+ * Each scenario is a process with five 2 MB ranges of one kind of memory:
+ *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
+ *               mincore (no transient hole, no non-resident page)
+ *   1 cold      written once; paged out, made cold, fadvised away; readers
+ *               check bytes
+ *   2 mutated   one mutator thread owns it and its shadow model
+ *   3 uffd      half holes under a MODE_MISSING userfaultfd: a touch of a
+ *               hole must deliver the event (shmem and anon); mutated on
+ *               the ext4 file
+ *   4 mutated   a second mutator, with ftruncate down and up where the
+ *               memory has a size
+ * while collapser threads (some with failure injection armed), a
+ * process_madvise() process and khugepaged (scan_sleep_millisecs=0) try to
+ * collapse every range.  The parent watches every thread's heartbeat: a
+ * thread stuck for 30 s is a hang, reported with every D-state stack.
+ *
+ * Output: "# " lines, and one "STRESS <json>" line per scenario with the
+ * operations done, the collapse results (errno and tracepoint result
+ * codes), the violations (must be 0), the hangs and the leak check.  The
+ * kernel log is judged by the caller (scripts/verdict.sh).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON 100
+#endif
+
+#define PAGE		4096UL
+#define HPAGE		(2UL << 20)
+#define PPR		(HPAGE / PAGE)		/* pages per range */
+#define NR_RANGES	5
+#define SIZE		(NR_RANGES * HPAGE)
+#define NR_PAGES	(NR_RANGES * PPR)
+#define THP		"/sys/kernel/mm/transparent_hugepage/"
+#define DBG		"/sys/kernel/debug/"
+#define TRACING		"/sys/kernel/tracing/"
+#define EXT4_DIR	"/mnt/ext4"
+#define STALL_SECS	30
+#define MAX_SLOTS	16
+#define MAX_VIOL	8
+
+enum kind { MEMFD, TMPFS, SHMANON, FILE_EXT4, ANON, NR_KINDS };
+static const char * const kind_name[] = {
+	"memfd", "tmpfs", "shmanon", "file", "anon"
+};
+
+enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
+
+#define OPS(x) x(pwrite) x(mapwrite) x(punch) x(falloc) x(remove) \
+	x(truncate) x(dontneed) x(mprotect) x(remap) x(fork) x(pageout) \
+	x(cold) x(pin) x(odirect) x(verify) x(read) x(seek) x(mincore) \
+	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
+	x(uffd_touch) x(uffd_wp) x(mthp_toggle) x(readahead) x(kh_fail) \
+	x(hwpoison) x(collapse) x(collapse_injected) x(process_madvise)
+#define OP_ENUM(n) OP_##n,
+#define OP_NAME(n) #n,
+enum op { OPS(OP_ENUM) NR_OPS };
+static const char * const op_name[] = { OPS(OP_NAME) };
+
+#define NR_ERRNO 8
+static const int errnos[NR_ERRNO] = {
+	0, EAGAIN, EINVAL, ENOMEM, EBUSY, EFAULT, ESRCH, -1
+};
+
+struct slot {
+	char name[16];
+	int tid;
+	atomic_ulong beat;
+	atomic_int exited;	/* the thread is done: not watched any more */
+};
+
+/* Shared between a scenario process and the parent. */
+struct stats {
+	atomic_ulong ops[NR_OPS];
+	atomic_ulong result[2][NR_ERRNO];	/* madvise, process_madvise */
+	atomic_int nviol;
+	char viol[MAX_VIOL][240];
+	atomic_int nslots;
+	struct slot slot[MAX_SLOTS];
+	atomic_int finished;		/* the final check is done */
+};
+
+static struct stats *st;
+static enum kind kind;
+static int seconds = 30;
+static bool inject = true, stock;
+static atomic_bool stop;
+static atomic_int forks;	/* 2 per fork(): it ends vmsplice's hold on anon */
+
+/* ---- small helpers -------------------------------------------------- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = -1;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) == (ssize_t)strlen(s))
+		ret = 0;
+	close(fd);
+	return ret;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+/* xorshift, one state per thread */
+static unsigned long rnd(unsigned long *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void violation(const char *fmt, ...)
+{
+	int i = atomic_fetch_add(&st->nviol, 1);
+	char msg[240];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("# VIOLATION %s: %s\n", kind_name[kind], msg);
+	if (i < MAX_VIOL)
+		memcpy(st->viol[i], msg, sizeof(msg));
+}
+
+static struct slot *slot_new(const char *name)
+{
+	struct slot *s = &st->slot[atomic_fetch_add(&st->nslots, 1)];
+
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->tid = gettid();
+	return s;
+}
+
+static void *slot_done(struct slot *s)
+{
+	atomic_store(&s->exited, 1);
+	return NULL;
+}
+
+static void beat(struct slot *s)
+{
+	atomic_fetch_add(&s->beat, 1);
+}
+
+static void count(enum op op)
+{
+	atomic_fetch_add(&st->ops[op], 1);
+}
+
+/* ---- the shadow model ----------------------------------------------- */
+
+/*
+ * Page @p at generation @gen: gen 0 is a hole (zeros).  Every 8 bytes
+ * differ, so a page of another index or generation never matches.
+ */
+static void fill(void *buf, unsigned long p, unsigned int gen)
+{
+	uint64_t *w = buf, v = ((uint64_t)p << 24 | gen) * 0x9e3779b97f4a7c15ULL;
+	unsigned long i;
+
+	if (!gen) {
+		memset(buf, 0, PAGE);
+		return;
+	}
+	for (i = 0; i < PAGE / 8; i++)
+		w[i] = v + i;
+}
+
+static bool page_is(const void *buf, unsigned long p, unsigned int gen)
+{
+	static __thread uint64_t want[PAGE / 8];
+
+	fill(want, p, gen);
+	return !memcmp(buf, want, PAGE);
+}
+
+#define POISON	0xffffffffU		/* gen of a page hit by MADV_HWPOISON */
+
+static unsigned int gen[NR_PAGES];	/* each range written by one thread */
+static bool hwpoison_ok = true;
+static char *map;			/* the whole object, 2 MB aligned */
+static int fd = -1;			/* shmem and file kinds */
+static char path[256];
+
+static bool has_fd(void)
+{
+	return kind == MEMFD || kind == TMPFS || kind == FILE_EXT4;
+}
+
+/* Read page @p as the kind allows: pread, or through the mapping. */
+static bool read_page(unsigned long p, void *buf)
+{
+	if (has_fd())
+		return pread(fd, buf, PAGE, p * PAGE) == (ssize_t)PAGE;
+	memcpy(buf, map + p * PAGE, PAGE);
+	return true;
+}
+
+static bool check_page(unsigned long p, const char *what)
+{
+	static __thread char buf[PAGE];
+
+	if (gen[p] == POISON) {
+		/* hwpoisoned: reads fail until the page is punched out */
+		if (pread(fd, buf, PAGE, p * PAGE) >= 0) {
+			violation("%s: hwpoisoned page %lu reads data%s: the poison was lost",
+				  what, p, page_is(buf, p, 0) ? " (zeros)" : "");
+			return false;
+		}
+		return true;
+	}
+	if (!read_page(p, buf)) {
+		violation("%s: read of page %lu failed: %s", what, p,
+			  strerror(errno));
+		return false;
+	}
+	if (!page_is(buf, p, gen[p])) {
+		violation("%s: page %lu is not generation %u%s", what, p,
+			  gen[p], page_is(buf, p, 0) ? " (reads zeros)" : "");
+		return false;
+	}
+	return true;
+}
+
+/* Write page @p at generation @g; the caller owns the range. */
+static int write_page(unsigned long p, unsigned int g, bool through_map)
+{
+	static __thread char buf[PAGE];
+	int wfd = fd, ret = 0;
+
+	fill(buf, p, g);
+	if (through_map) {
+		memcpy(map + p * PAGE, buf, PAGE);
+	} else {
+		if (kind == FILE_EXT4) {
+			/* a second descriptor, opened and closed for the write */
+			wfd = open(path, O_RDWR);
+			if (wfd < 0)
+				return -1;
+		}
+		if (pwrite(wfd, buf, PAGE, p * PAGE) != (ssize_t)PAGE)
+			ret = -1;
+		if (kind == FILE_EXT4) {
+			if (!(p % 5))
+				fdatasync(wfd);
+			close(wfd);
+		}
+	}
+	if (!ret)
+		gen[p] = g;
+	return ret;
+}
+
+/* ---- setup ---------------------------------------------------------- */
+
+static char *map_aligned(size_t len, int prot, int flags, int mfd)
+{
+	char *area, *a;
+
+	area = mmap(NULL, len + HPAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (area == MAP_FAILED)
+		return NULL;
+	a = (char *)(((unsigned long)area + HPAGE - 1) & ~(HPAGE - 1));
+	if (mmap(a, len, prot, flags | MAP_FIXED, mfd, 0) == MAP_FAILED)
+		return NULL;
+	if (a != area)
+		munmap(area, a - area);
+	munmap(a + len, area + HPAGE - a);
+	return a;
+}
+
+static int map_prot(void)
+{
+	return kind == FILE_EXT4 ? PROT_READ | PROT_EXEC : PROT_READ | PROT_WRITE;
+}
+
+static int setup(void)
+{
+	unsigned long p;
+	int flags = MAP_SHARED;
+
+	switch (kind) {
+	case MEMFD:
+		fd = memfd_create("collapse-stress", 0);
+		break;
+	case TMPFS:
+	case FILE_EXT4:
+		snprintf(path, sizeof(path), "%s/collapse-stress.%d",
+			 kind == TMPFS ? "/dev/shm" : EXT4_DIR, getpid());
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0755);
+		break;
+	case SHMANON:
+		flags = MAP_SHARED | MAP_ANONYMOUS;
+		break;
+	case ANON:
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		break;
+	default:
+		return -1;
+	}
+	if (has_fd() && (fd < 0 || ftruncate(fd, SIZE)))
+		return -1;
+	if (kind == FILE_EXT4) {
+		/* written and synced, then opened read-only, mapped r-x */
+		for (p = 0; p < NR_PAGES; p++)
+			if ((p / PPR != R_UFFD || !(p & 1)) &&
+			    write_page(p, 1, false))
+				return -1;
+		if (fsync(fd))
+			return -1;
+		close(fd);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return -1;
+	}
+	map = map_aligned(SIZE, kind == FILE_EXT4 ? map_prot() :
+			  PROT_READ | PROT_WRITE, flags, fd);
+	if (!map)
+		return -1;
+	if (kind != FILE_EXT4) {
+		/* every page but the odd ones of the uffd range */
+		for (p = 0; p < NR_PAGES; p++)
+			if ((p / PPR != R_UFFD || !(p & 1)) &&
+			    write_page(p, 1, !has_fd()))
+				return -1;
+	}
+	madvise(map, SIZE, MADV_HUGEPAGE);
+	return 0;
+}
+
+/* ---- collapsers ----------------------------------------------------- */
+
+static int errno_slot(int e)
+{
+	int i;
+
+	for (i = 0; i < NR_ERRNO - 1; i++)
+		if (errnos[i] == e)
+			return i;
+	return NR_ERRNO - 1;
+}
+
+/*
+ * /proc/self/task/<tid>/make-it-fail, kept open: with it set, opening a
+ * file would itself fail.
+ */
+static int fail_fd(void)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/self/task/%d/make-it-fail", gettid());
+	return inject ? open(p, O_WRONLY) : -1;
+}
+
+static void *collapser(void *arg)
+{
+	struct slot *s = slot_new(arg);
+	unsigned long seed = gettid() * 2654435761UL + 1;
+	int ffd = fail_fd();
+
+	while (!atomic_load(&stop)) {
+		unsigned long r = rnd(&seed) % NR_RANGES;
+		bool armed = ffd >= 0 && !(rnd(&seed) % 3);
+		int ret;
+
+		if (armed && pwrite(ffd, "1", 1, 0) != 1)
+			armed = false;
+		ret = madvise(map + r * HPAGE, HPAGE, MADV_COLLAPSE);
+		ret = ret ? errno : 0;
+		if (armed)
+			while (pwrite(ffd, "0", 1, 0) != 1)
+				;
+		count(armed ? OP_collapse_injected : OP_collapse);
+		atomic_fetch_add(&st->result[0][errno_slot(ret)], 1);
+		beat(s);
+	}
+	if (ffd >= 0)
+		close(ffd);
+	return slot_done(s);
+}
+
+/* Another process collapses this one's ranges with process_madvise(). */
+static void remote_collapser(pid_t target)
+{
+	unsigned long seed = getpid();
+	int pidfd = syscall(SYS_pidfd_open, target, 0);
+	struct slot *s = slot_new("pmadvise");
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (pidfd < 0)
+		_exit(0);
+	while (!atomic_load(&st->finished) && getppid() == target) {
+		struct iovec iov = {
+			.iov_base = map + (rnd(&seed) % NR_RANGES) * HPAGE,
+			.iov_len = HPAGE,
+		};
+		long ret = syscall(SYS_process_madvise, pidfd, &iov, 1,
+				   MADV_COLLAPSE, 0);
+
+		count(OP_process_madvise);
+		atomic_fetch_add(&st->result[1][errno_slot(ret < 0 ? errno : 0)],
+				 1);
+		beat(s);
+		usleep(1000);
+	}
+	_exit(0);
+}
+
+/* ---- readers -------------------------------------------------------- */
+
+static void *reader(void *arg)
+{
+	unsigned long seed = gettid() * 40503UL + 7, n = 0;
+	struct slot *s = slot_new(arg);
+	static __thread char buf[PAGE];
+	unsigned char vec[PPR];
+
+	while (!atomic_load(&stop)) {
+		unsigned long r = rnd(&seed) % 2;	/* stable or cold */
+		unsigned long p = r * PPR + rnd(&seed) % PPR;
+		off_t start = R_STABLE * HPAGE, o;
+		unsigned long i;
+
+		count(OP_read);
+		if (!read_page(p, buf))
+			violation("reader: read of page %lu: %s", p,
+				  strerror(errno));
+		else if (!page_is(buf, p, 1))
+			violation("reader: page %lu of the %s range is wrong%s",
+				  p, r ? "cold" : "stable",
+				  page_is(buf, p, 0) ? " (zeros)" : "");
+		if (has_fd() && !(n % 4)) {
+			count(OP_seek);
+			o = lseek(fd, start, SEEK_DATA);
+			if (o != start)
+				violation("reader: SEEK_DATA from the stable range's start gave %lld",
+					  (long long)o);
+			o = lseek(fd, start, SEEK_HOLE);
+			if (o >= 0 && o < start + (off_t)HPAGE)
+				violation("reader: SEEK_HOLE found a hole at %lld in the stable range",
+					  (long long)o);
+		}
+		/* only shmem and anon stay resident: drop_caches may evict file */
+		if (kind != FILE_EXT4 && !(n % 4)) {
+			count(OP_mincore);
+			if (mincore(map + R_STABLE * HPAGE, HPAGE, vec))
+				violation("reader: mincore: %s", strerror(errno));
+			for (i = 0; i < PPR; i++)
+				if (!(vec[i] & 1)) {
+					violation("reader: mincore: stable page %lu not resident",
+						  i);
+					break;
+				}
+		}
+		if (!(n % 64)) {
+			char line[256];
+			FILE *f = fopen("/proc/self/smaps", "r");
+			int pm = open("/proc/self/pagemap", O_RDONLY);
+			uint64_t ent[PPR];
+
+			count(OP_procread);
+			while (f && fgets(line, sizeof(line), f))
+				;
+			if (f)
+				fclose(f);
+			if (pm >= 0) {
+				if (pread(pm, ent, sizeof(ent),
+					  (unsigned long)map / PAGE * 8) !=
+				    sizeof(ent))
+					violation("reader: pagemap: %s",
+						  strerror(errno));
+				close(pm);
+			}
+		}
+		n++;
+		beat(s);
+	}
+	return slot_done(s);
+}
+
+/* ---- mutators ------------------------------------------------------- */
+
+struct mutator {
+	enum range r;
+	int pipe[2];
+	long pinned;		/* page held by the pipe, -1 if none */
+	long poisoned;		/* page hit by MADV_HWPOISON, -1 if none */
+	unsigned int pin_gen;
+	int pin_forks;		/* forks when it was taken */
+	unsigned long seed;
+	char *park;		/* a reserved area to mremap pages into */
+};
+
+static bool in(long page, unsigned long p, unsigned long n)
+{
+	return page >= 0 && (unsigned long)page >= p &&
+	       (unsigned long)page < p + n;
+}
+
+/* Pages the op must leave alone: the pinned one, the poisoned one. */
+static bool overlaps_pin(struct mutator *m, unsigned long p, unsigned long n)
+{
+	return in(m->pinned, p, n) || in(m->poisoned, p, n);
+}
+
+static void verify_range(enum range r, const char *what)
+{
+	unsigned long p;
+
+	count(OP_verify);
+	for (p = r * PPR; p < (r + 1) * PPR; p++)
+		if (!check_page(p, what))
+			break;
+}
+
+/*
+ * The vmsplice()d page must still be the page the range maps: a write
+ * through the mapping shows through the pipe.  A collapse that took the
+ * page away would leave the pipe holding the old one.
+ */
+static void pin_check(struct mutator *m)
+{
+	static __thread char buf[PAGE];
+	unsigned long p = m->pinned;
+	ssize_t n = 0, got;
+
+	write_page(p, gen[p] + 1, true);
+	/*
+	 * vmsplice() takes a reference, not a pin: after a fork() the next
+	 * write to an anonymous page copies it, whatever the collapses did.
+	 */
+	if (kind == ANON && (atomic_load(&forks) != m->pin_forks ||
+			     (m->pin_forks & 1)))
+		p = -1;
+	while (n < (ssize_t)PAGE) {
+		got = read(m->pipe[0], buf + n, PAGE - n);
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	if (n != (ssize_t)PAGE)
+		violation("pin: read from the pipe: %s", strerror(errno));
+	else if (p != -1UL && !page_is(buf, p, gen[p]))
+		violation("pin: page %lu held by a pipe is no longer the mapped page (pipe has %s)",
+			  p, page_is(buf, p, m->pin_gen) ? "the old data" :
+			  "other data");
+	m->pinned = -1;
+}
+
+static void fork_check(struct mutator *m)
+{
+	unsigned long p, first = m->r * PPR;
+	int status;
+	pid_t pid;
+
+	count(OP_fork);
+	/* odd while a fork() may be in progress */
+	atomic_fetch_add(&forks, 1);
+	pid = fork();
+	if (pid)
+		atomic_fetch_add(&forks, 1);
+	if (pid < 0)
+		return;
+	if (!pid) {
+		/* the parent's data at fork time; then a private write */
+		for (p = first; p < first + PPR; p++)
+			if (gen[p] != POISON &&
+			    !page_is(map + p * PAGE, p, gen[p]))
+				_exit(10);
+		if (kind == ANON)
+			fill(map + first * PAGE, first, gen[first] + 7);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		violation("fork: the child saw other data than the parent had (status %#x)",
+			  status);
+	if (kind == ANON && !check_page(first, "fork: the child's write leaked"))
+		return;
+}
+
+/*
+ * Hit a page of a memfd or tmpfs range with MADV_HWPOISON: shmem keeps it
+ * in the page cache, and read(2) of it fails with EIO until it is punched
+ * out.  A collapse must not copy it into a huge page, which would make it
+ * readable again (with real hardware, the copy itself would fault).
+ */
+static void poison(struct mutator *m, unsigned long p)
+{
+	char *a = map + p * PAGE;
+
+	if ((kind != MEMFD && kind != TMPFS) || !hwpoison_ok ||
+	    m->poisoned >= 0 || in(m->pinned, p, 1) || rnd(&m->seed) % 4)
+		return;
+	if (write_page(p, gen[p] + 1, false))
+		return;
+	(void)*(volatile char *)a;	/* mapped: MADV_HWPOISON looks it up */
+	if (madvise(a, PAGE, MADV_HWPOISON)) {
+		printf("# MADV_HWPOISON: %s: not used\n", strerror(errno));
+		hwpoison_ok = false;
+		return;
+	}
+	count(OP_hwpoison);
+	gen[p] = POISON;
+	m->poisoned = p;
+	check_page(p, "read after MADV_HWPOISON");
+}
+
+static void mutate(struct mutator *m)
+{
+	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
+	unsigned long p = first + rnd(&m->seed) % (PPR - n), i;
+	char *a = map + p * PAGE;
+	int op = rnd(&m->seed) % 17;
+
+	switch (op) {
+	case 0: case 1: case 2:
+		if (overlaps_pin(m, p, 1))
+			break;
+		if (kind == ANON || kind == SHMANON ||
+		    (kind != FILE_EXT4 && (op & 1))) {
+			count(OP_mapwrite);
+			write_page(p, gen[p] + 1, true);
+		} else {
+			count(OP_pwrite);
+			if (write_page(p, gen[p] + 1, false))
+				violation("pwrite of page %lu: %s", p,
+					  strerror(errno));
+		}
+		check_page(p, "read back after a write");
+		break;
+	case 3:
+		if (in(m->pinned, p, n))
+			break;
+		if (in(m->poisoned, p, n))
+			m->poisoned = -1;
+		if (has_fd()) {
+			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
+
+			count(OP_punch);
+			if (wfd < 0 || fallocate(wfd, FALLOC_FL_PUNCH_HOLE |
+						 FALLOC_FL_KEEP_SIZE,
+						 p * PAGE, n * PAGE))
+				violation("punch hole: %s", strerror(errno));
+			if (kind == FILE_EXT4 && wfd >= 0)
+				close(wfd);
+		} else {
+			count(kind == ANON ? OP_dontneed : OP_remove);
+			if (madvise(a, n * PAGE, kind == ANON ? MADV_DONTNEED :
+				    MADV_REMOVE))
+				violation("MADV_REMOVE: %s", strerror(errno));
+		}
+		for (i = 0; i < n; i++)
+			gen[p + i] = 0;
+		for (i = 0; i < n; i++)
+			check_page(p + i, "read back after a punch");
+		break;
+	case 4:
+		if (!has_fd())
+			break;
+		count(OP_falloc);
+		{
+			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
+
+			if (wfd < 0 || fallocate(wfd, 0, p * PAGE, n * PAGE))
+				violation("fallocate: %s", strerror(errno));
+			if (kind == FILE_EXT4 && wfd >= 0)
+				close(wfd);
+		}
+		check_page(p, "read back after fallocate");
+		break;
+	case 5:
+		/* the last range: cut the file inside it, and grow it back */
+		if (m->r != R_MUT_B || !has_fd() || in(m->pinned, p, PPR))
+			break;
+		count(OP_truncate);
+		{
+			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
+
+			if (wfd < 0 || ftruncate(wfd, p * PAGE) ||
+			    ftruncate(wfd, SIZE))
+				violation("ftruncate: %s", strerror(errno));
+			if (kind == FILE_EXT4 && wfd >= 0)
+				close(wfd);
+		}
+		for (i = p; i < NR_PAGES; i++)
+			gen[i] = 0;
+		if (m->poisoned >= (long)p)
+			m->poisoned = -1;
+		check_page(p, "read back after ftruncate");
+		break;
+	case 6:
+		if (kind == ANON)
+			break;	/* would zero the pages */
+		count(OP_dontneed);
+		madvise(a, n * PAGE, MADV_DONTNEED);
+		break;
+	case 7:
+		count(OP_mprotect);
+		mprotect(a, n * PAGE, PROT_READ);
+		mprotect(a, n * PAGE, map_prot());
+		break;
+	case 8:
+		/* fails if the pages span two VMAs (mprotect leaves splits) */
+		count(OP_remap);
+		if (mremap(a, n * PAGE, n * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   m->park) == MAP_FAILED)
+			break;
+		/* newer kernels move several VMAs at once: back page by page */
+		if (mremap(m->park, n * PAGE, n * PAGE,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, a) == MAP_FAILED)
+			for (i = 0; i < n; i++)
+				if (mremap(m->park + i * PAGE, PAGE, PAGE,
+					   MREMAP_MAYMOVE | MREMAP_FIXED,
+					   a + i * PAGE) == MAP_FAILED)
+					violation("mremap back: %s",
+						  strerror(errno));
+		break;
+	case 9:
+		if (overlaps_pin(m, p, n))
+			break;
+		count(OP_pageout);
+		madvise(a, n * PAGE, MADV_PAGEOUT);
+		break;
+	case 10:
+		count(OP_cold);
+		madvise(a, n * PAGE, MADV_COLD);
+		break;
+	case 11:
+		if (!(rnd(&m->seed) % 8))
+			fork_check(m);
+		break;
+	case 12:
+		/* hold a page in a pipe across collapses */
+		if (kind == FILE_EXT4)
+			break;
+		if (m->pinned >= 0) {
+			pin_check(m);
+		} else if (!overlaps_pin(m, p, 1)) {
+			struct iovec iov = { .iov_base = a, .iov_len = PAGE };
+
+			count(OP_pin);
+			m->pin_forks = atomic_load(&forks);
+			/*
+			 * An anonymous page is the process's own only once
+			 * written after the last fork (and a hole is the zero
+			 * page): write it before taking the reference.
+			 */
+			if (kind == ANON)
+				write_page(p, gen[p] + 1, true);
+			if (vmsplice(m->pipe[1], &iov, 1, 0) == (ssize_t)PAGE) {
+				m->pinned = p;
+				m->pin_gen = gen[p];
+			}
+		}
+		break;
+	case 13:
+		/* O_DIRECT write from the range: pins the page for the I/O */
+		if (kind == FILE_EXT4 || access(EXT4_DIR, W_OK) ||
+		    overlaps_pin(m, p, 1))
+			break;
+		count(OP_odirect);
+		{
+			char f[64];
+			int dfd;
+
+			snprintf(f, sizeof(f), EXT4_DIR "/collapse-stress.dio.%d",
+				 gettid());
+			dfd = open(f, O_RDWR | O_CREAT | O_DIRECT, 0600);
+			if (dfd < 0)
+				break;
+			if (pwrite(dfd, a, PAGE, 0) != (ssize_t)PAGE)
+				violation("O_DIRECT write from page %lu: %s", p,
+					  strerror(errno));
+			close(dfd);
+			unlink(f);
+		}
+		break;
+	case 15:
+		poison(m, p);
+		break;
+	case 14:
+		if (kind == FILE_EXT4) {
+			count(OP_fadvise);
+			posix_fadvise(fd, p * PAGE, n * PAGE,
+				      POSIX_FADV_DONTNEED);
+		}
+		break;
+	default:
+		verify_range(m->r, "verify");
+		break;
+	}
+}
+
+static void *mutator(void *arg)
+{
+	struct mutator *m = arg;
+	struct slot *s = slot_new(m->r == R_MUT_A ? "mutator-a" :
+				  m->r == R_UFFD ? "mutator-u" : "mutator-b");
+
+	m->seed = gettid() * 69069UL + 3;
+	m->pinned = -1;
+	m->poisoned = -1;
+	m->park = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (pipe(m->pipe) || m->park == MAP_FAILED) {
+		violation("mutator setup: %s", strerror(errno));
+		return slot_done(s);
+	}
+	while (!atomic_load(&stop)) {
+		mutate(m);
+		beat(s);
+		/* a regular file collapses only while nobody writes it */
+		if (kind == FILE_EXT4)
+			usleep(rnd(&m->seed) % 20000);
+	}
+	if (m->pinned >= 0)
+		pin_check(m);
+	verify_range(m->r, "final check");
+	return slot_done(s);
+}
+
+/* ---- userfaultfd: no missing-page event may be suppressed ----------- */
+
+static int uffd = -1;
+
+struct touch {
+	unsigned long p;
+	atomic_int done;
+	bool ok;
+};
+
+static void *toucher(void *arg)
+{
+	struct touch *t = arg;
+
+	t->ok = page_is(map + t->p * PAGE, t->p, 2);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+static int uffd_setup(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)map + R_UFFD * HPAGE,
+			   .len = HPAGE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -1;
+	return 0;
+}
+
+/* Register and unregister write-protect mode on the cold range. */
+static void uffd_wp_churn(void)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)map + R_COLD * HPAGE,
+			   .len = HPAGE },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	count(OP_uffd_wp);
+	if (!ioctl(uffd, UFFDIO_REGISTER, &reg))
+		ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+}
+
+static void *uffd_thread(void *arg)
+{
+	unsigned long seed = gettid() * 1103515245UL + 11, n = 0;
+	struct slot *s = slot_new(arg);
+	static char buf[PAGE];
+
+	while (!atomic_load(&stop)) {
+		unsigned long p = R_UFFD * PPR + (rnd(&seed) % (PPR / 2)) * 2 + 1;
+		struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+		struct touch t = { .p = p };
+		struct uffd_msg msg;
+		bool event = false;
+		long long until;
+		pthread_t th;
+
+		beat(s);
+		if (!(n++ % 16))
+			uffd_wp_churn();
+		if (gen[p]) {
+			/* filled by an earlier round: make it a hole again */
+			if (has_fd())
+				fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, p * PAGE, PAGE);
+			else
+				madvise(map + p * PAGE, PAGE, kind == ANON ?
+					MADV_DONTNEED : MADV_REMOVE);
+			gen[p] = 0;
+			continue;
+		}
+		count(OP_uffd_touch);
+		if (pthread_create(&th, NULL, toucher, &t))
+			continue;
+		until = now_ms() + 5000;
+		while (!atomic_load(&t.done) && now_ms() < until) {
+			if (poll(&pfd, 1, 100) != 1)
+				continue;
+			if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+				continue;
+			if (msg.event == UFFD_EVENT_PAGEFAULT) {
+				struct uffdio_copy copy = {
+					.dst = msg.arg.pagefault.address &
+						~(PAGE - 1),
+					.src = (unsigned long)buf,
+					.len = PAGE,
+				};
+				unsigned long q = (copy.dst - (unsigned long)map) / PAGE;
+
+				fill(buf, q, 2);
+				if (ioctl(uffd, UFFDIO_COPY, &copy) &&
+				    errno != EEXIST)
+					violation("UFFDIO_COPY: %s",
+						  strerror(errno));
+				gen[q] = 2;
+				event |= q == p;
+			}
+		}
+		if (!atomic_load(&t.done)) {
+			violation("userfaultfd: the touch of hole %lu did not end in 5 s",
+				  p);
+			atomic_store(&stop, true);
+			pthread_detach(th);
+			break;
+		}
+		pthread_join(th, NULL);
+		if (!event)
+			violation("userfaultfd: no missing-page event for hole %lu: it was filled behind userspace's back",
+				  p);
+		else if (!t.ok)
+			violation("userfaultfd: hole %lu reads other data than UFFDIO_COPY put there",
+				  p);
+		gen[p] = 2;
+	}
+	return slot_done(s);
+}
+
+/* ---- whole-system mutations ----------------------------------------- */
+
+static char ra_path[128], ra_saved[32];
+
+static int khugepaged_pid(void)
+{
+	char p[300], comm[32];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int pid = -1;
+
+	while (d && (e = readdir(d))) {
+		snprintf(p, sizeof(p), "/proc/%s/comm", e->d_name);
+		if (!read_file(p, comm, sizeof(comm)) &&
+		    !strcmp(comm, "khugepaged\n")) {
+			pid = atoi(e->d_name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return pid;
+}
+
+static void mthp_toggle(unsigned long *seed)
+{
+	static const char * const v[] = { "always", "inherit", "madvise", "never" };
+	char p[300];
+	DIR *d = opendir(THP);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "hugepages-", 10) ||
+		    !strcmp(e->d_name, "hugepages-2048kB"))
+			continue;
+		snprintf(p, sizeof(p), THP "%s/enabled", e->d_name);
+		write_file(p, v[rnd(seed) % 4]);
+		count(OP_mthp_toggle);
+	}
+	if (d)
+		closedir(d);
+}
+
+static void *system_thread(void *arg)
+{
+	unsigned long seed = gettid() * 12345UL + 5;
+	struct slot *s = slot_new(arg);
+	char kh_fail[64] = "";
+	int kh = khugepaged_pid();
+
+	if (inject && kh > 0)
+		snprintf(kh_fail, sizeof(kh_fail), "/proc/%d/make-it-fail", kh);
+	while (!atomic_load(&stop)) {
+		switch (rnd(&seed) % 10) {
+		case 0:
+			count(OP_drop_caches);
+			write_file("/proc/sys/vm/drop_caches", "3");
+			break;
+		case 1:
+			count(OP_compact);
+			write_file("/proc/sys/vm/compact_memory", "1");
+			break;
+		case 2:
+			count(OP_pageout);
+			madvise(map + R_COLD * HPAGE, HPAGE, MADV_PAGEOUT);
+			break;
+		case 3:
+			count(OP_cold);
+			madvise(map + R_COLD * HPAGE, HPAGE, MADV_COLD);
+			break;
+		case 4:
+			if (has_fd()) {
+				count(OP_fadvise);
+				posix_fadvise(fd, R_COLD * HPAGE, HPAGE,
+					      POSIX_FADV_DONTNEED);
+			}
+			break;
+		case 5:
+			if (kind == FILE_EXT4) {
+				/* open for write, nothing written */
+				int wfd = open(path, O_RDWR);
+
+				count(OP_reopen);
+				if (wfd >= 0)
+					close(wfd);
+			}
+			break;
+		case 6:
+			if (kind == FILE_EXT4 && ra_path[0]) {
+				count(OP_readahead);
+				write_file(ra_path, rnd(&seed) & 1 ? "0" : "128");
+			}
+			break;
+		case 7:
+			if (kh_fail[0]) {
+				count(OP_kh_fail);
+				write_file(kh_fail, rnd(&seed) & 1 ? "1" : "0");
+			}
+			break;
+		case 8:
+			if (kind == ANON)
+				mthp_toggle(&seed);
+			break;
+		default:
+			break;
+		}
+		beat(s);
+		usleep(20000 + rnd(&seed) % 80000);
+	}
+	if (kh_fail[0])
+		write_file(kh_fail, "0");
+	return slot_done(s);
+}
+
+/* ---- one scenario, in its own process ------------------------------- */
+
+static void segv(int sig, siginfo_t *si, void *uc)
+{
+	char msg[128];
+	int n;
+
+	(void)uc;
+	n = snprintf(msg, sizeof(msg), "# signal %d at %p (map %p..%p)\n", sig,
+		     si->si_addr, map, map + SIZE);
+	write(1, msg, n);
+	_exit(99);
+}
+
+static int scenario(void)
+{
+	struct mutator ma = { .r = R_MUT_A }, mb = { .r = R_MUT_B };
+	struct mutator mu = { .r = R_UFFD };
+	struct slot *main_slot;
+	pthread_t th[12];
+	bool with_uffd;
+	int n = 0, i;
+	pid_t pid;
+
+	{
+		struct sigaction sa = { .sa_sigaction = segv, .sa_flags = SA_SIGINFO };
+
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+	}
+	if (setup()) {
+		violation("setup: %s", strerror(errno));
+		return 1;
+	}
+	/* the mm must be known to khugepaged: a huge anonymous fault */
+	{
+		char *a = map_aligned(HPAGE, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+		if (a) {
+			madvise(a, HPAGE, MADV_HUGEPAGE);
+			a[0] = 1;
+		}
+	}
+	with_uffd = kind != FILE_EXT4 && !uffd_setup();
+	pid = fork();
+	if (!pid)
+		remote_collapser(getppid());
+	pthread_create(&th[n++], NULL, collapser, "collapser-1");
+	pthread_create(&th[n++], NULL, collapser, "collapser-2");
+	pthread_create(&th[n++], NULL, reader, "reader-1");
+	pthread_create(&th[n++], NULL, reader, "reader-2");
+	pthread_create(&th[n++], NULL, mutator, &ma);
+	pthread_create(&th[n++], NULL, mutator, &mb);
+	if (with_uffd)
+		pthread_create(&th[n++], NULL, uffd_thread, "uffd");
+	else
+		pthread_create(&th[n++], NULL, mutator, &mu);
+	pthread_create(&th[n++], NULL, system_thread, "system");
+
+	main_slot = slot_new("main");
+	for (i = 0; i < seconds; i++) {
+		sleep(1);
+		beat(main_slot);
+	}
+	atomic_store(&stop, true);
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		beat(main_slot);
+	}
+
+	/* Nothing lost: every range as the shadow says. */
+	if (kind == FILE_EXT4) {
+		/*
+		 * An open for write drops the page cache of a file with huge
+		 * pages: dirty pages must have been written back by then.
+		 */
+		int wfd = open(path, O_RDWR);
+
+		if (wfd >= 0)
+			close(wfd);
+		write_file("/proc/sys/vm/drop_caches", "3");
+	}
+	for (i = 0; i < NR_RANGES; i++)
+		if (i != R_UFFD || !with_uffd)
+			verify_range(i, i < 2 ? "final check, unmutated" :
+				     "final check after drop_caches");
+	atomic_store(&st->finished, 1);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	munmap(map, SIZE);
+	if (fd >= 0)
+		close(fd);
+	if (path[0])
+		unlink(path);
+	return 0;
+}
+
+/* ---- the parent: knobs, tracepoints, watchdog, leak check ----------- */
+
+struct knob {
+	const char *path;
+	char saved[64];
+	const char *value;
+};
+
+static struct knob knobs[] = {
+	{ THP "enabled", "", "madvise" },
+	{ THP "defrag", "", "madvise" },
+	{ THP "shmem_enabled", "", "advise" },
+	{ THP "khugepaged/scan_sleep_millisecs", "", "0" },
+	{ THP "khugepaged/alloc_sleep_millisecs", "", "50" },
+	{ THP "khugepaged/pages_to_scan", "", "4096" },
+	{ "/proc/sys/kernel/hung_task_timeout_secs", "", "10" },
+};
+
+static char mthp_saved[16][96];
+
+static void knobs_set(void)
+{
+	unsigned int i;
+	struct stat sb;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+		char *v = knobs[i].saved, *b;
+
+		if (read_file(knobs[i].path, v, sizeof(knobs[i].saved)))
+			continue;
+		/* "always [madvise] never": keep the selected word */
+		b = strchr(v, '[');
+		if (b) {
+			memmove(v, b + 1, strlen(b));
+			v[strcspn(v, "]")] = 0;
+		}
+		v[strcspn(v, "\n")] = 0;
+		if (knobs[i].value)
+			write_file(knobs[i].path, knobs[i].value);
+	}
+	if (!stat(EXT4_DIR, &sb)) {
+		snprintf(ra_path, sizeof(ra_path),
+			 "/sys/dev/block/%u:%u/queue/read_ahead_kb",
+			 major(sb.st_dev), minor(sb.st_dev));
+		if (read_file(ra_path, ra_saved, sizeof(ra_saved)))
+			ra_path[0] = 0;
+	}
+	for (i = 0; i < 16; i++) {
+		char p[96], v[64], *b;
+
+		snprintf(p, sizeof(p), THP "hugepages-%ukB/enabled", 4 << i);
+		if (read_file(p, v, sizeof(v)) || !(b = strchr(v, '[')))
+			continue;
+		b[strcspn(b, "]")] = 0;
+		snprintf(mthp_saved[i], sizeof(mthp_saved[i]), "%s", b + 1);
+	}
+}
+
+/* The mTHP sizes, as they were before the anon scenario toggled them. */
+static void mthp_restore(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < 16; i++) {
+		char p[96];
+
+		if (!mthp_saved[i][0])
+			continue;
+		snprintf(p, sizeof(p), THP "hugepages-%ukB/enabled", 4 << i);
+		write_file(p, mthp_saved[i]);
+	}
+}
+
+static void knobs_restore(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (knobs[i].saved[0])
+			write_file(knobs[i].path, knobs[i].saved);
+	if (ra_path[0])
+		write_file(ra_path, ra_saved);
+	mthp_restore();
+}
+
+static bool fault_injection_setup(void)
+{
+	static const char * const attrs[][2] = {
+		{ "probability", "20" }, { "interval", "1" },
+		{ "times", "-1" }, { "verbose", "0" }, { "space", "0" },
+		{ "task-filter", "Y" }, { "ignore-gfp-wait", "N" },
+	};
+	static const char * const dirs[] = { DBG "failslab/", DBG "fail_page_alloc/" };
+	char p[128];
+	unsigned int i, j;
+
+	for (i = 0; i < 2; i++) {
+		if (access(dirs[i], F_OK))
+			return false;
+		for (j = 0; j < sizeof(attrs) / sizeof(attrs[0]); j++) {
+			snprintf(p, sizeof(p), "%s%s", dirs[i], attrs[j][0]);
+			write_file(p, attrs[j][1]);
+		}
+	}
+	write_file(DBG "fail_page_alloc/ignore-gfp-highmem", "N");
+	write_file(DBG "fail_page_alloc/min-order", "0");
+	return true;
+}
+
+/* tracepoint result codes, counted by a thread of the parent */
+#define MAX_CODES 64
+static struct {
+	char name[72];
+	unsigned long n;
+} codes[MAX_CODES];
+static int ncodes;
+static pthread_mutex_t codes_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool trace_stop;
+static const char * const events[] = {
+	"mm_khugepaged_scan_pmd", "mm_collapse_huge_page",
+	"mm_khugepaged_scan_file", "mm_khugepaged_collapse_file",
+};
+
+static void code_count(const char *ev, const char *res)
+{
+	char key[72];
+	int i;
+
+	snprintf(key, sizeof(key), "%s:%s", ev, res);
+	pthread_mutex_lock(&codes_lock);
+	for (i = 0; i < ncodes && strcmp(codes[i].name, key); i++)
+		;
+	if (i == ncodes && ncodes < MAX_CODES)
+		snprintf(codes[ncodes++].name, sizeof(key), "%s", key);
+	if (i < MAX_CODES)
+		codes[i].n++;
+	pthread_mutex_unlock(&codes_lock);
+}
+
+static void trace_line(char *line)
+{
+	unsigned int i;
+	char *r;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		char tag[64];
+
+		snprintf(tag, sizeof(tag), " %s: ", events[i]);
+		if (!strstr(line, tag))
+			continue;
+		r = strstr(line, "result=");
+		if (!r)
+			r = strstr(line, "status=");
+		if (!r)
+			return;
+		r = strchr(r, '=') + 1;
+		r[strcspn(r, ", \n")] = 0;
+		code_count(events[i], r);
+		return;
+	}
+}
+
+static void *trace_thread(void *arg)
+{
+	int tfd = open(TRACING "trace_pipe", O_RDONLY | O_NONBLOCK);
+	static char buf[65536], line[1024];
+	size_t ln = 0;
+
+	(void)arg;
+	while (tfd >= 0 && !atomic_load(&trace_stop)) {
+		struct pollfd pfd = { .fd = tfd, .events = POLLIN };
+		ssize_t n, i;
+
+		if (poll(&pfd, 1, 200) != 1)
+			continue;
+		n = read(tfd, buf, sizeof(buf));
+		for (i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (ln < sizeof(line) - 1)
+					line[ln++] = buf[i];
+				continue;
+			}
+			line[ln] = 0;
+			trace_line(line);
+			ln = 0;
+		}
+	}
+	if (tfd >= 0)
+		close(tfd);
+	return NULL;
+}
+
+static void trace_enable(bool on)
+{
+	unsigned int i;
+	char p[160];
+
+	write_file(TRACING "buffer_size_kb", "4096");
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		snprintf(p, sizeof(p), TRACING "events/huge_memory/%s/enable",
+			 events[i]);
+		write_file(p, on ? "1" : "0");
+	}
+}
+
+static long meminfo(const char *field)
+{
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "r");
+	size_t n = strlen(field);
+	long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			v = atol(line + n + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* The per-size mTHP counters of anonymous memory in use (6.12), kB. */
+static long mthp_anon_kb(void)
+{
+	long kb = 0;
+	unsigned int i;
+
+	for (i = 0; i < 16; i++) {
+		char p[96], v[32];
+
+		snprintf(p, sizeof(p), THP "hugepages-%ukB/stats/nr_anon", 4 << i);
+		if (!read_file(p, v, sizeof(v)))
+			kb += atol(v) * (4 << i);
+	}
+	return kb;
+}
+
+static const char * const leak_fields[] = {
+	"ShmemHugePages", "FileHugePages", "AnonHugePages", "Shmem",
+};
+
+/* Print every task in D state, with its kernel stack. */
+static void dump_blocked(void)
+{
+	DIR *d = opendir("/proc"), *td;
+	struct dirent *e, *te;
+	char p[600], buf[4096];
+
+	while (d && (e = readdir(d))) {
+		snprintf(p, sizeof(p), "/proc/%s/task", e->d_name);
+		td = opendir(p);
+		while (td && (te = readdir(td))) {
+			char *state;
+
+			snprintf(p, sizeof(p), "/proc/%s/task/%s/stat",
+				 e->d_name, te->d_name);
+			if (read_file(p, buf, sizeof(buf)))
+				continue;
+			state = strrchr(buf, ')');
+			if (!state || state[2] != 'D')
+				continue;
+			printf("# D state: %s\n", buf);
+			snprintf(p, sizeof(p), "/proc/%s/task/%s/stack",
+				 e->d_name, te->d_name);
+			if (!read_file(p, buf, sizeof(buf))) {
+				char *l = strtok(buf, "\n");
+
+				for (; l; l = strtok(NULL, "\n"))
+					printf("#     %s\n", l);
+			}
+		}
+		if (td)
+			closedir(td);
+	}
+	if (d)
+		closedir(d);
+	write_file("/proc/sysrq-trigger", "w");
+}
+
+/* Run one scenario under the watchdog; returns its violations + hangs. */
+static int run_scenario(enum kind k)
+{
+	unsigned long last[MAX_SLOTS] = { 0 };
+	long long seen[MAX_SLOTS], start, end;
+	long before[4], after[4], mthp_before, mthp_after;
+	int i, j, status = 0, hung = 0, leaks = 0, nslots;
+	bool exited = false;
+	pid_t pid;
+
+	memset(st, 0, sizeof(*st));
+	kind = k;
+	write_file("/proc/sys/vm/drop_caches", "3");
+	for (i = 0; i < 4; i++)
+		before[i] = meminfo(leak_fields[i]);
+	mthp_before = mthp_anon_kb();
+	pthread_mutex_lock(&codes_lock);
+	ncodes = 0;
+	pthread_mutex_unlock(&codes_lock);
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (!pid)
+		_exit(scenario());
+	start = now_ms();
+	for (i = 0; i < MAX_SLOTS; i++)
+		seen[i] = start;
+	/* the scenario's time, its teardown, and the final checks */
+	while (!exited) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			exited = true;
+			break;
+		}
+		sleep(1);
+		nslots = atomic_load(&st->nslots);
+		for (i = 0; i < nslots && i < MAX_SLOTS; i++) {
+			unsigned long b = atomic_load(&st->slot[i].beat);
+
+			if (b != last[i] || atomic_load(&st->finished) ||
+			    atomic_load(&st->slot[i].exited)) {
+				last[i] = b;
+				seen[i] = now_ms();
+			} else if (now_ms() - seen[i] > STALL_SECS * 1000) {
+				printf("# HANG %s: thread %s (tid %d) made no progress for %d s\n",
+				       kind_name[k], st->slot[i].name,
+				       st->slot[i].tid, STALL_SECS);
+				hung++;
+			}
+		}
+		if (hung || now_ms() - start > (seconds + 600) * 1000LL) {
+			if (!hung) {
+				printf("# HANG %s: did not finish in %d s\n",
+				       kind_name[k], seconds + 600);
+				hung++;
+			}
+			dump_blocked();
+			kill(pid, SIGKILL);
+			for (j = 0; j < 10 && !exited; j++) {
+				sleep(1);
+				exited = waitpid(pid, &status, WNOHANG) == pid;
+			}
+			break;
+		}
+	}
+	end = now_ms();
+	mthp_restore();
+
+	/* Nothing leaks: the counters come back once the memory is gone. */
+	snprintf(path, sizeof(path), "/dev/shm/collapse-stress.%d", pid);
+	unlink(path);
+	snprintf(path, sizeof(path), EXT4_DIR "/collapse-stress.%d", pid);
+	unlink(path);
+	path[0] = 0;
+	if (exited) {
+		sleep(1);
+		write_file("/proc/sys/vm/drop_caches", "3");
+		for (i = 0; i < 4; i++) {
+			long slack = i == 3 ? 1024 : 0;
+
+			after[i] = meminfo(leak_fields[i]);
+			if (after[i] > before[i] + slack) {
+				printf("# LEAK %s: %s %ld kB before, %ld kB after\n",
+				       kind_name[k], leak_fields[i], before[i],
+				       after[i]);
+				leaks++;
+			}
+		}
+		mthp_after = mthp_anon_kb();
+		if (mthp_after > mthp_before) {
+			printf("# LEAK %s: mTHP nr_anon %ld kB before, %ld kB after\n",
+			       kind_name[k], mthp_before, mthp_after);
+			leaks++;
+		}
+	}
+
+	printf("STRESS {\"scenario\":\"%s\",\"seconds\":%lld,\"ops\":{",
+	       kind_name[k], (end - start) / 1000);
+	for (i = 0, j = 0; i < NR_OPS; i++)
+		if (st->ops[i])
+			printf("%s\"%s\":%lu", j++ ? "," : "", op_name[i],
+			       (unsigned long)st->ops[i]);
+	printf("},\"madvise\":{");
+	for (i = 0, j = 0; i < NR_ERRNO; i++)
+		if (st->result[0][i])
+			printf("%s\"%s\":%lu", j++ ? "," : "",
+			       i == NR_ERRNO - 1 ? "other" : errnos[i] ?
+			       strerror(errnos[i]) : "ok",
+			       (unsigned long)st->result[0][i]);
+	printf("},\"process_madvise\":{");
+	for (i = 0, j = 0; i < NR_ERRNO; i++)
+		if (st->result[1][i])
+			printf("%s\"%s\":%lu", j++ ? "," : "",
+			       i == NR_ERRNO - 1 ? "other" : errnos[i] ?
+			       strerror(errnos[i]) : "ok",
+			       (unsigned long)st->result[1][i]);
+	printf("},\"trace\":{");
+	pthread_mutex_lock(&codes_lock);
+	for (i = 0; i < ncodes; i++)
+		printf("%s\"%s\":%lu", i ? "," : "", codes[i].name, codes[i].n);
+	pthread_mutex_unlock(&codes_lock);
+	printf("},\"violations\":%d,\"hangs\":%d,\"leaks\":%d,\"exit\":%d}\n",
+	       atomic_load(&st->nviol), hung, leaks,
+	       exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	for (i = 0; i < atomic_load(&st->nviol) && i < MAX_VIOL; i++)
+		printf("#   violation: %s\n", st->viol[i]);
+	fflush(stdout);
+	return atomic_load(&st->nviol) + hung + leaks +
+	       !(exited && WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
+int main(int argc, char **argv)
+{
+	bool want[NR_KINDS];
+	int opt, bad = 0, k;
+	char *w;
+	pthread_t tt;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (k = 0; k < NR_KINDS; k++)
+		want[k] = true;
+	while ((opt = getopt(argc, argv, "t:s:FS")) != -1) {
+		switch (opt) {
+		case 't':
+			seconds = atoi(optarg);
+			break;
+		case 's':
+			for (k = 0; k < NR_KINDS; k++)
+				want[k] = false;
+			for (w = strtok(optarg, ","); w; w = strtok(NULL, ","))
+				for (k = 0; k < NR_KINDS; k++)
+					want[k] |= !strcmp(w, kind_name[k]);
+			break;
+		case 'F':
+			inject = false;
+			break;
+		case 'S':
+			stock = true;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED)
+		return 1;
+	if (inject && !fault_injection_setup()) {
+		printf("# no failslab/fail_page_alloc in debugfs: no failure injection\n");
+		inject = false;
+	}
+	knobs_set();
+	trace_enable(true);
+	pthread_create(&tt, NULL, trace_thread, NULL);
+	printf("# collapse-stress: %d s per scenario, failure injection %s\n",
+	       seconds, inject ? "on" : "off");
+	for (k = 0; k < NR_KINDS; k++) {
+		if (!want[k])
+			continue;
+		if (k == FILE_EXT4 && access(EXT4_DIR, W_OK)) {
+			printf("# file: no writable %s, skipped\n", EXT4_DIR);
+			continue;
+		}
+		bad += run_scenario(k);
+	}
+	atomic_store(&trace_stop, true);
+	pthread_join(tt, NULL);
+	trace_enable(false);
+	knobs_restore();
+	printf("# collapse-stress: %d violation(s), hang(s) and leak(s)\n", bad);
+	return bad && !stock ? 1 : 0;
+}

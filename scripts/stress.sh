@@ -1,0 +1,34 @@
+#!/bin/bash
+# stress.sh BASE...: run guest/collapse-stress.c on the patched kernel of each
+# BASE (FLAVOUR, kasan unless given: KASAN + lockdep + DEBUG_VM + failure
+# injection), then on the stock kernel (debug flavour, no failure injection:
+# it shows what the series fix), and print the side-by-side report.
+# STRESS_SECONDS per scenario (default 30; make stress SOAK=<minutes> sets
+# it from the total).  The exit status judges the patched kernels only.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+[ $# -gt 0 ] || die "usage: stress.sh BASE..."
+if [ -n "${SOAK:-}" ]; then
+	export STRESS_SECONDS=$((SOAK * 60 / 5))
+fi
+export STRESS_SECONDS=${STRESS_SECONDS:-30}
+rc=0 runs=()
+for base in "$@"; do
+	for kernel in patched stock; do
+		flavour=$FLAVOUR
+		[ "$kernel" = stock ] && flavour=debug
+		msg "collapse-stress on $base $kernel ($flavour), $STRESS_SECONDS s per scenario"
+		KERNEL=$kernel FLAVOUR=$flavour "$TOP/scripts/apply-series.sh" "$base"
+		KERNEL=$kernel FLAVOUR=$flavour "$TOP/scripts/build-kernel.sh" "$base"
+		KERNEL=$kernel FLAVOUR=$flavour "$TOP/scripts/build-tests.sh" "$base"
+		res=$(result_dir "$base" "$kernel" "$flavour")/stress
+		KERNEL=$kernel FLAVOUR=$flavour "$TOP/scripts/run-guest.sh" "$base" stress
+		if [ "$kernel" = patched ] && ! grep -q '^  "failed": 0,' "$res/summary.json" 2>/dev/null; then
+			rc=1
+		fi
+		runs+=("$base $kernel $flavour $res")
+	done
+done
+printf '%s\n' "${runs[@]}" | "$TOP/scripts/stress-report" "$RESULTS/stress"
+exit $rc
