@@ -1400,13 +1400,15 @@ static void *trace_thread(void *arg)
 	size_t ln = 0;
 
 	(void)arg;
+	/* poll() on trace_pipe does not wake reliably: read until EAGAIN */
 	while (tfd >= 0 && !atomic_load(&trace_stop)) {
-		struct pollfd pfd = { .fd = tfd, .events = POLLIN };
 		ssize_t n, i;
 
-		if (poll(&pfd, 1, 200) != 1)
-			continue;
 		n = read(tfd, buf, sizeof(buf));
+		if (n <= 0) {
+			usleep(100000);
+			continue;
+		}
 		for (i = 0; i < n; i++) {
 			if (buf[i] != '\n') {
 				if (ln < sizeof(line) - 1)
@@ -1465,6 +1467,61 @@ static long mthp_anon_kb(void)
 			kb += atol(v) * (4 << i);
 	}
 	return kb;
+}
+
+/*
+ * Each scenario runs in a memory cgroup of its own, whose memory.current
+ * must come back to (nearly) zero once the scenario is gone.
+ */
+static char cg_root[128], cg_dir[192];
+
+static void memcg_setup(void)
+{
+	char line[512], dev[128], dir[128], type[64];
+	FILE *f = fopen("/proc/mounts", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %127s %63s", dev, dir, type) == 3 &&
+		    !strcmp(type, "cgroup2"))
+			snprintf(cg_root, sizeof(cg_root), "%s", dir);
+	if (f)
+		fclose(f);
+	if (!cg_root[0]) {
+		snprintf(cg_root, sizeof(cg_root), "/sys/fs/cgroup");
+		mkdir(cg_root, 0755);
+		if (mount("cgroup2", cg_root, "cgroup2", 0, NULL)) {
+			cg_root[0] = 0;
+			return;
+		}
+	}
+	snprintf(line, sizeof(line), "%s/cgroup.subtree_control", cg_root);
+	write_file(line, "+memory");
+}
+
+/* in the scenario process: move into a fresh cgroup */
+static void memcg_enter(enum kind k)
+{
+	char p[256], pid[16];
+
+	if (!cg_root[0])
+		return;
+	snprintf(cg_dir, sizeof(cg_dir), "%s/collapse-stress-%s", cg_root,
+		 kind_name[k]);
+	mkdir(cg_dir, 0755);
+	snprintf(p, sizeof(p), "%s/cgroup.procs", cg_dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(p, pid))
+		cg_dir[0] = 0;
+}
+
+static long memcg_current_kb(void)
+{
+	char p[256], v[32];
+
+	snprintf(p, sizeof(p), "%s/memory.current", cg_dir);
+	if (!cg_dir[0] || read_file(p, v, sizeof(v)))
+		return 0;
+	return atol(v) / 1024;
 }
 
 static const char * const leak_fields[] = {
@@ -1530,11 +1587,17 @@ static int run_scenario(enum kind k)
 	pthread_mutex_unlock(&codes_lock);
 
 	fflush(stdout);
+	snprintf(cg_dir, sizeof(cg_dir), "%s/collapse-stress-%s", cg_root,
+		 kind_name[k]);
+	if (!cg_root[0])
+		cg_dir[0] = 0;
 	pid = fork();
 	if (pid < 0)
 		return 1;
-	if (!pid)
+	if (!pid) {
+		memcg_enter(k);
 		_exit(scenario());
+	}
 	start = now_ms();
 	for (i = 0; i < MAX_SLOTS; i++)
 		seen[i] = start;
@@ -1579,14 +1642,32 @@ static int run_scenario(enum kind k)
 	mthp_restore();
 
 	/* Nothing leaks: the counters come back once the memory is gone. */
-	snprintf(path, sizeof(path), "/dev/shm/collapse-stress.%d", pid);
-	unlink(path);
-	snprintf(path, sizeof(path), EXT4_DIR "/collapse-stress.%d", pid);
-	unlink(path);
-	path[0] = 0;
+	/*
+	 * A scenario that hung keeps its file: unlink() would wait for the
+	 * inode lock its stuck tasks hold.
+	 */
 	if (exited) {
-		sleep(1);
-		write_file("/proc/sys/vm/drop_caches", "3");
+		snprintf(path, sizeof(path), "/dev/shm/collapse-stress.%d", pid);
+		unlink(path);
+		snprintf(path, sizeof(path), EXT4_DIR "/collapse-stress.%d", pid);
+		unlink(path);
+		path[0] = 0;
+		/*
+		 * khugepaged or a deferred fput may still hold the memory for
+		 * a moment: give the counters up to 10 s to come back.
+		 */
+		for (j = 0; j < 20; j++) {
+			bool back = mthp_anon_kb() <= mthp_before &&
+				    memcg_current_kb() <= 2048;
+
+			usleep(500000);
+			write_file("/proc/sys/vm/drop_caches", "3");
+			for (i = 0; i < 4; i++)
+				back &= meminfo(leak_fields[i]) <=
+					before[i] + (i == 3 ? 1024 : 0);
+			if (back)
+				break;
+		}
 		for (i = 0; i < 4; i++) {
 			long slack = i == 3 ? 1024 : 0;
 
@@ -1604,6 +1685,13 @@ static int run_scenario(enum kind k)
 			       kind_name[k], mthp_before, mthp_after);
 			leaks++;
 		}
+		if (memcg_current_kb() > 2048) {
+			printf("# LEAK %s: the scenario's memcg still has %ld kB charged\n",
+			       kind_name[k], memcg_current_kb());
+			leaks++;
+		}
+		if (cg_dir[0])
+			rmdir(cg_dir);
 	}
 
 	printf("STRESS {\"scenario\":\"%s\",\"seconds\":%lld,\"ops\":{",
@@ -1684,6 +1772,7 @@ int main(int argc, char **argv)
 		inject = false;
 	}
 	knobs_set();
+	memcg_setup();
 	trace_enable(true);
 	pthread_create(&tt, NULL, trace_thread, NULL);
 	printf("# collapse-stress: %d s per scenario, failure injection %s\n",

@@ -27,7 +27,7 @@ for base in "$@"; do
 		if [ "$kernel" = patched ] && ! grep -q '^  "failed": 0,' "$res/summary.json" 2>/dev/null; then
 			rc=1
 		fi
-		runs+=("$base $kernel $flavour $res")
+		runs+=("$base $kernel $flavour $res $(src_dir "$base" "$kernel")/include/trace/events/huge_memory.h")
 	done
 done
 printf '%s\n' "${runs[@]}" | "$TOP/scripts/stress-report" "$RESULTS/stress"
