@@ -667,18 +667,29 @@ static void poison(struct mutator *m, unsigned long p)
 	if ((kind != MEMFD && kind != TMPFS) || !hwpoison_ok ||
 	    m->poisoned >= 0 || in(m->pinned, p, 1) || rnd(&m->seed) % 4)
 		return;
+	static __thread char buf[PAGE];
+	int ret;
+
 	if (write_page(p, gen[p] + 1, false))
 		return;
 	(void)*(volatile char *)a;	/* mapped: MADV_HWPOISON looks it up */
-	if (madvise(a, PAGE, MADV_HWPOISON)) {
-		printf("# MADV_HWPOISON: %s: not used\n", strerror(errno));
+	ret = madvise(a, PAGE, MADV_HWPOISON) ? errno : 0;
+	if (ret == EINVAL || ret == EPERM || ret == ENOSYS) {
+		printf("# MADV_HWPOISON: %s: not used\n", strerror(ret));
 		hwpoison_ok = false;
 		return;
 	}
+	/*
+	 * Other errors (EBUSY: the page had other references) may still
+	 * leave the page marked: what read(2) says decides.
+	 */
 	count(OP_hwpoison);
-	gen[p] = POISON;
-	m->poisoned = p;
-	check_page(p, "read after MADV_HWPOISON");
+	if (pread(fd, buf, PAGE, p * PAGE) < 0 && errno == EIO) {
+		gen[p] = POISON;
+		m->poisoned = p;
+	} else {
+		check_page(p, "read after a failed MADV_HWPOISON");
+	}
 }
 
 static void mutate(struct mutator *m)

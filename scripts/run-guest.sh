@@ -79,6 +79,10 @@ limit=$(awk -F'\t' '{ s += $2 } END { print s + 300 }' "$res/plan")
 limit=${GUEST_TIMEOUT:-$limit}
 ntests=$(grep -c . "$res/plan")
 cpus=${GUEST_CPUS:-2}
+# KASAN under TCG runs some boot-time loops (ACPI) ten times slower than a
+# debug kernel: report soft lockups after 120 s instead of 20 s there.
+watchdog=
+[ "$FLAVOUR" = kasan ] && watchdog=watchdog_thresh=60
 mem=${GUEST_MEM:-3G}
 msg "booting $base $KERNEL $FLAVOUR kernel under QEMU (TCG, $cpus CPUs, $mem): $ntests ${mode} entries, limit ${limit}s"
 note "console: $res/guest.log"
@@ -90,7 +94,7 @@ timeout -k 10 "$limit" qemu-system-x86_64 \
 	-display none -monitor none -no-reboot \
 	-serial "file:$res/guest.log" -serial "file:$res/results.tap" \
 	-kernel "$kernel" -initrd "$run/initramfs.gz" \
-	-append "console=ttyS0 loglevel=7 panic=-1 rdinit=/init ${GUEST_CMDLINE:-}" \
+	-append "console=ttyS0 loglevel=7 panic=-1 rdinit=/init $watchdog ${GUEST_CMDLINE:-}" \
 	-drive "file=$run/ext4.img,if=virtio,format=raw" \
 	-drive "file=$run/swap.img,if=virtio,format=raw" \
 	>"$res/qemu.log" 2>&1 &
