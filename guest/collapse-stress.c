@@ -11,6 +11,8 @@
  *   -F  no failure injection (default: on where the kernel has it)
  *   -S  stock mode: report the same way, exit 0 (a stock kernel is
  *       expected to show the defects the series fix)
+ *   -C  control run: no collapse at all (MADV_COLLAPSE, process_madvise,
+ *       khugepaged off): what remains is the harness or another part of mm
  *
  * Each scenario is a process with five 2 MB ranges of one kind of memory:
  *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
@@ -84,7 +86,7 @@
 #define DBG		"/sys/kernel/debug/"
 #define TRACING		"/sys/kernel/tracing/"
 #define EXT4_DIR	"/mnt/ext4"
-#define STALL_SECS	30
+#define STALL_SECS	60	/* KASAN under TCG: a compaction pass takes seconds */
 #define MAX_SLOTS	16
 #define MAX_VIOL	8
 
@@ -132,7 +134,8 @@ struct stats {
 static struct stats *st;
 static enum kind kind;
 static int seconds = 30;
-static bool inject = true, stock;
+static bool inject = true, stock, no_collapse, debug_trace;
+static long bad_page = -1;
 static atomic_bool stop;
 static atomic_int forks;	/* 2 per fork(): it ends vmsplice's hold on anon */
 
@@ -182,6 +185,59 @@ static unsigned long rnd(unsigned long *s)
 	return *s;
 }
 
+/*
+ * -D: the first violation stops the trace and prints how the page left the
+ * page cache (mm_filemap_delete_from_page_cache with its stack).
+ */
+static long meminfo(const char *field);
+
+static void debug_dump(long p)
+{
+	static atomic_int done;
+	char line[512], want[48];
+	int left = 0, shown = 0;
+	FILE *t;
+
+	if (!debug_trace || p < 0 || atomic_exchange(&done, 1))
+		return;
+	write_file(TRACING "tracing_on", "0");
+	snprintf(want, sizeof(want), " ofs=%lu", p * PAGE);
+	t = fopen(TRACING "trace", "r");
+	while (t && fgets(line, sizeof(line), t)) {
+		char mk[48];
+
+		snprintf(mk, sizeof(mk), " %ld\n", p);
+		if (strstr(line, "tracing_mark_write") &&
+		    !strstr(line, mk))
+			continue;
+		if (strstr(line, "tracing_mark_write") ||
+		    (strstr(line, "mm_khugepaged_collapse_file") &&
+		     strstr(line, "result=succeeded"))) {
+			printf("# DEBUG %s", line);
+			continue;
+		}
+		if (strstr(line, want) && (line[strcspn(line, "\n")] = 0, 1)) {
+			printf("# DEBUG %s\n", line);
+			left = 24;
+			shown++;
+		} else if (left && (strstr(line, "=> ") ||
+				    strstr(line, "<stack trace>"))) {
+			printf("# DEBUG %s", line);
+			left--;
+		} else {
+			left = 0;
+		}
+	}
+	if (t)
+		fclose(t);
+	printf("# DEBUG FileHugePages %ld kB, MADV_COLLAPSE ok so far %lu\n",
+	       meminfo("FileHugePages"), (unsigned long)st->result[0][0]);
+	printf("# DEBUG %d deletions of page %ld traced; threads:", shown, p);
+	for (left = 0; left < atomic_load(&st->nslots); left++)
+		printf(" %s=%d", st->slot[left].name, st->slot[left].tid);
+	printf("\n");
+}
+
 static void violation(const char *fmt, ...)
 {
 	int i = atomic_fetch_add(&st->nviol, 1);
@@ -194,6 +250,7 @@ static void violation(const char *fmt, ...)
 	printf("# VIOLATION %s: %s\n", kind_name[kind], msg);
 	if (i < MAX_VIOL)
 		memcpy(st->viol[i], msg, sizeof(msg));
+	debug_dump(bad_page);
 }
 
 static struct slot *slot_new(const char *name)
@@ -251,6 +308,19 @@ static bool page_is(const void *buf, unsigned long p, unsigned int gen)
 #define POISON	0xffffffffU		/* gen of a page hit by MADV_HWPOISON */
 
 static unsigned int gen[NR_PAGES];	/* each range written by one thread */
+/* the last operation on each page, for the report of a violation */
+static unsigned char last_op[NR_PAGES];
+static long long last_ms[NR_PAGES];
+
+static void touched(unsigned long p, unsigned long n, enum op op)
+{
+	long long t = now_ms();
+
+	for (; n--; p++) {
+		last_op[p] = op;
+		last_ms[p] = t;
+	}
+}
 static bool hwpoison_ok = true;
 static char *map;			/* the whole object, 2 MB aligned */
 static int fd = -1;			/* shmem and file kinds */
@@ -289,11 +359,31 @@ static bool check_page(unsigned long p, const char *what)
 		return false;
 	}
 	if (!page_is(buf, p, gen[p])) {
-		violation("%s: page %lu is not generation %u%s", what, p,
-			  gen[p], page_is(buf, p, 0) ? " (reads zeros)" : "");
+		unsigned int g;
+
+		for (g = 0; g < gen[p] + 2 && !page_is(buf, p, g); g++)
+			;
+		bad_page = p;
+		violation("%s: page %lu is not generation %u but %s%u (last op %s %lld ms ago)",
+			  what, p, gen[p], g < gen[p] + 2 ? "" : "none of 0..",
+			  g, op_name[last_op[p]], now_ms() - last_ms[p]);
 		return false;
 	}
 	return true;
+}
+
+static int marker_fd = -1;
+
+static void marker(const char *what, unsigned long p)
+{
+	char m[64];
+	int n;
+
+	if (marker_fd < 0)
+		return;
+	n = snprintf(m, sizeof(m), "%s %lu", what, p);
+	if (write(marker_fd, m, n) < 0)
+		return;
 }
 
 /* Write page @p at generation @g; the caller owns the range. */
@@ -308,16 +398,20 @@ static int write_page(unsigned long p, unsigned int g, bool through_map)
 	} else {
 		if (kind == FILE_EXT4) {
 			/* a second descriptor, opened and closed for the write */
+			marker("open for", p);
 			wfd = open(path, O_RDWR);
 			if (wfd < 0)
 				return -1;
+			marker("opened for", p);
 		}
 		if (pwrite(wfd, buf, PAGE, p * PAGE) != (ssize_t)PAGE)
 			ret = -1;
 		if (kind == FILE_EXT4) {
+			marker("written", p);
 			if (!(p % 5))
 				fdatasync(wfd);
 			close(wfd);
+			marker("closed after", p);
 		}
 	}
 	if (!ret)
@@ -709,6 +803,7 @@ static void mutate(struct mutator *m)
 			write_page(p, gen[p] + 1, true);
 		} else {
 			count(OP_pwrite);
+			touched(p, 1, OP_pwrite);
 			if (write_page(p, gen[p] + 1, false))
 				violation("pwrite of page %lu: %s", p,
 					  strerror(errno));
@@ -724,6 +819,7 @@ static void mutate(struct mutator *m)
 			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
 
 			count(OP_punch);
+			touched(p, n, OP_punch);
 			if (wfd < 0 || fallocate(wfd, FALLOC_FL_PUNCH_HOLE |
 						 FALLOC_FL_KEEP_SIZE,
 						 p * PAGE, n * PAGE))
@@ -745,6 +841,7 @@ static void mutate(struct mutator *m)
 		if (!has_fd())
 			break;
 		count(OP_falloc);
+		touched(p, n, OP_falloc);
 		{
 			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
 
@@ -760,6 +857,7 @@ static void mutate(struct mutator *m)
 		if (m->r != R_MUT_B || !has_fd() || in(m->pinned, p, PPR))
 			break;
 		count(OP_truncate);
+		touched(p, NR_PAGES - p, OP_truncate);
 		{
 			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
 
@@ -1079,16 +1177,24 @@ static void *system_thread(void *arg)
 	struct slot *s = slot_new(arg);
 	char kh_fail[64] = "";
 	int kh = khugepaged_pid();
+	long long next_compact = 0, next_drop = 0;
 
 	if (inject && kh > 0)
 		snprintf(kh_fail, sizeof(kh_fail), "/proc/%d/make-it-fail", kh);
 	while (!atomic_load(&stop)) {
 		switch (rnd(&seed) % 10) {
 		case 0:
+			/* whole-system passes: at most every 2 s and 5 s */
+			if (now_ms() < next_drop)
+				break;
+			next_drop = now_ms() + 2000;
 			count(OP_drop_caches);
 			write_file("/proc/sys/vm/drop_caches", "3");
 			break;
 		case 1:
+			if (now_ms() < next_compact)
+				break;
+			next_compact = now_ms() + 5000;
 			count(OP_compact);
 			write_file("/proc/sys/vm/compact_memory", "1");
 			break;
@@ -1189,11 +1295,29 @@ static int scenario(void)
 		}
 	}
 	with_uffd = kind != FILE_EXT4 && !uffd_setup();
-	pid = fork();
+	if (debug_trace && kind == FILE_EXT4) {
+		struct stat sb;
+		char flt[64];
+
+		fstat(fd, &sb);
+		snprintf(flt, sizeof(flt), "i_ino == %lu", (unsigned long)sb.st_ino);
+		write_file(TRACING "buffer_size_kb", "16384");
+		write_file(TRACING "events/filemap/mm_filemap_delete_from_page_cache/filter", flt);
+		if (getenv("STRESS_STACKS"))
+			write_file(TRACING "events/filemap/mm_filemap_delete_from_page_cache/trigger",
+				   "stacktrace");
+		write_file(TRACING "events/filemap/mm_filemap_delete_from_page_cache/enable", "1");
+		write_file(TRACING "events/huge_memory/mm_khugepaged_collapse_file/enable", "1");
+		marker_fd = open(TRACING "trace_marker", O_WRONLY);
+		write_file(TRACING "tracing_on", "1");
+	}
+	pid = no_collapse ? -1 : fork();
 	if (!pid)
 		remote_collapser(getppid());
-	pthread_create(&th[n++], NULL, collapser, "collapser-1");
-	pthread_create(&th[n++], NULL, collapser, "collapser-2");
+	if (!no_collapse) {
+		pthread_create(&th[n++], NULL, collapser, "collapser-1");
+		pthread_create(&th[n++], NULL, collapser, "collapser-2");
+	}
 	pthread_create(&th[n++], NULL, reader, "reader-1");
 	pthread_create(&th[n++], NULL, reader, "reader-2");
 	pthread_create(&th[n++], NULL, mutator, &ma);
@@ -1540,6 +1664,41 @@ static const char * const leak_fields[] = {
 };
 
 /* Print every task in D state, with its kernel stack. */
+static void dump_task(const char *pid, const char *tid)
+{
+	char p[600], buf[4096], *l;
+
+	snprintf(p, sizeof(p), "/proc/%s/task/%s/stat", pid, tid);
+	if (read_file(p, buf, sizeof(buf)))
+		return;
+	buf[strcspn(buf, "\n")] = 0;
+	printf("# task %.60s\n", buf);
+	snprintf(p, sizeof(p), "/proc/%s/task/%s/stack", pid, tid);
+	if (read_file(p, buf, sizeof(buf)))
+		return;
+	for (l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
+		printf("#     %s\n", l);
+}
+
+/* Every thread of @pid and its children's, whatever their state. */
+static void dump_process(int pid)
+{
+	char p[64], name[300];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(p, sizeof(p), "/proc/%d/task", pid);
+	d = opendir(p);
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(name, sizeof(name), "%d", pid);
+		dump_task(name, e->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
 static void dump_blocked(void)
 {
 	DIR *d = opendir("/proc"), *td;
@@ -1641,6 +1800,10 @@ static int run_scenario(enum kind k)
 				hung++;
 			}
 			dump_blocked();
+			printf("# every thread of the scenario, and khugepaged:\n");
+			dump_process(pid);
+			dump_process(khugepaged_pid());
+			write_file("/proc/sysrq-trigger", "l");
 			kill(pid, SIGKILL);
 			for (j = 0; j < 10 && !exited; j++) {
 				sleep(1);
@@ -1750,7 +1913,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (k = 0; k < NR_KINDS; k++)
 		want[k] = true;
-	while ((opt = getopt(argc, argv, "t:s:FS")) != -1) {
+	while ((opt = getopt(argc, argv, "t:s:FSCD")) != -1) {
 		switch (opt) {
 		case 't':
 			seconds = atoi(optarg);
@@ -1768,8 +1931,17 @@ int main(int argc, char **argv)
 		case 'S':
 			stock = true;
 			break;
+		case 'D':
+			debug_trace = true;
+			break;
+		case 'C':
+			/* the control run: every mutation, no collapse at all */
+			no_collapse = true;
+			knobs[0].value = "never";
+			knobs[2].value = "never";
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S]\n",
+			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S] [-C]\n",
 				argv[0]);
 			return 2;
 		}
@@ -1784,8 +1956,10 @@ int main(int argc, char **argv)
 	}
 	knobs_set();
 	memcg_setup();
-	trace_enable(true);
-	pthread_create(&tt, NULL, trace_thread, NULL);
+	if (!debug_trace)
+		trace_enable(true);
+	if (!debug_trace)
+		pthread_create(&tt, NULL, trace_thread, NULL);
 	printf("# collapse-stress: %d s per scenario, failure injection %s\n",
 	       seconds, inject ? "on" : "off");
 	for (k = 0; k < NR_KINDS; k++) {
@@ -1798,7 +1972,8 @@ int main(int argc, char **argv)
 		bad += run_scenario(k);
 	}
 	atomic_store(&trace_stop, true);
-	pthread_join(tt, NULL);
+	if (!debug_trace)
+		pthread_join(tt, NULL);
 	trace_enable(false);
 	knobs_restore();
 	printf("# collapse-stress: %d violation(s), hang(s) and leak(s)\n", bad);
