@@ -13,6 +13,10 @@
  *       expected to show the defects the series fix)
  *   -C  control run: no collapse at all (MADV_COLLAPSE, process_madvise,
  *       khugepaged off): what remains is the harness or another part of mm
+ *   -D  trace how a page whose data was lost left the page cache
+ *   -H  MADV_HWPOISON pages of memfd and tmpfs ranges (6.1; on 6.12 a
+ *       poisoned page inside a huge page sends SIGBUS to the process,
+ *       which the model does not handle yet)
  *
  * Each scenario is a process with five 2 MB ranges of one kind of memory:
  *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
@@ -321,7 +325,7 @@ static void touched(unsigned long p, unsigned long n, enum op op)
 		last_ms[p] = t;
 	}
 }
-static bool hwpoison_ok = true;
+static bool hwpoison_ok;		/* -H */
 static char *map;			/* the whole object, 2 MB aligned */
 static int fd = -1;			/* shmem and file kinds */
 static char path[256];
@@ -1913,7 +1917,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (k = 0; k < NR_KINDS; k++)
 		want[k] = true;
-	while ((opt = getopt(argc, argv, "t:s:FSCD")) != -1) {
+	while ((opt = getopt(argc, argv, "t:s:FSCDH")) != -1) {
 		switch (opt) {
 		case 't':
 			seconds = atoi(optarg);
@@ -1934,6 +1938,9 @@ int main(int argc, char **argv)
 		case 'D':
 			debug_trace = true;
 			break;
+		case 'H':
+			hwpoison_ok = true;
+			break;
 		case 'C':
 			/* the control run: every mutation, no collapse at all */
 			no_collapse = true;
@@ -1941,7 +1948,7 @@ int main(int argc, char **argv)
 			knobs[2].value = "never";
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S] [-C]\n",
+			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S] [-C] [-D] [-H]\n",
 				argv[0]);
 			return 2;
 		}

@@ -19,9 +19,9 @@ series=$(git -C "$src" log --reverse --format=%s "$base_sha..HEAD" | paste -sd'\
 # Kernel reports in the console log, each with a few lines of context.
 pattern='BUG:|WARNING:|Oops|Kernel panic|general protection fault|KASAN|UBSAN|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|DEBUG_LOCKS_WARN_ON|INFO: task .* blocked|soft lockup|hard LOCKUP|rcu_.*stall'
 # Not counted: the stack dump of an allocation that failed because
-# make stress injected the failure ("page allocation failure" up to the end
-# of its stack, "</TASK>"); everything else in it still is.
-awk -v pat="$pattern" '/page allocation failure: order:/ { skip = 1 }
+# make stress injected the failure ("page allocation failure" or "vmalloc
+# error" up to the end of its stack, "</TASK>"); everything else still is.
+awk -v pat="$pattern" '/page allocation failure: order:|vmalloc error: size/ { skip = 1 }
 	!skip && $0 ~ pat { print NR ":" $0 }
 	skip && /<\/TASK>/ { skip = 0 }' "$res/guest.log" >"$res/reports" 2>/dev/null || true
 excerpt=$(if [ -s "$res/reports" ]; then
