@@ -198,7 +198,7 @@ static long meminfo(const char *field);
 static void debug_dump(long p)
 {
 	static atomic_int done;
-	char line[512], want[48];
+	char line[512], want[48], want2[48];
 	int left = 0, shown = 0;
 	FILE *t;
 
@@ -206,6 +206,7 @@ static void debug_dump(long p)
 		return;
 	write_file(TRACING "tracing_on", "0");
 	snprintf(want, sizeof(want), " ofs=%lu", p * PAGE);
+	snprintf(want2, sizeof(want2), "index=%lu\n", p);
 	t = fopen(TRACING "trace", "r");
 	while (t && fgets(line, sizeof(line), t)) {
 		char mk[48];
@@ -215,6 +216,12 @@ static void debug_dump(long p)
 		    !strstr(line, mk))
 			continue;
 		if (strstr(line, "tracing_mark_write") ||
+		    strstr(line, "ext4_writepages:") ||
+		    strstr(line, "ext4_da_write_pages_extent") ||
+		    (strstr(line, "writeback_dirty_folio") &&
+		     strstr(line, want2)) ||
+		    (strstr(line, "mm_filemap_add_to_page_cache") &&
+		     strstr(line, want)) ||
 		    (strstr(line, "mm_khugepaged_collapse_file") &&
 		     strstr(line, "result=succeeded"))) {
 			printf("# DEBUG %s", line);
@@ -1312,6 +1319,13 @@ static int scenario(void)
 				   "stacktrace");
 		write_file(TRACING "events/filemap/mm_filemap_delete_from_page_cache/enable", "1");
 		write_file(TRACING "events/huge_memory/mm_khugepaged_collapse_file/enable", "1");
+		if (getenv("STRESS_WB")) {
+			write_file(TRACING "events/writeback/writeback_dirty_folio/enable", "1");
+			write_file(TRACING "events/ext4/ext4_da_write_pages_extent/enable", "1");
+			write_file(TRACING "events/ext4/ext4_writepages/enable", "1");
+			write_file(TRACING "events/filemap/mm_filemap_add_to_page_cache/filter", flt);
+			write_file(TRACING "events/filemap/mm_filemap_add_to_page_cache/enable", "1");
+		}
 		marker_fd = open(TRACING "trace_marker", O_WRONLY);
 		write_file(TRACING "tracing_on", "1");
 	}
