@@ -1754,6 +1754,19 @@ static void dump_blocked(void)
 	write_file("/proc/sysrq-trigger", "w");
 }
 
+/* "errno":count pairs of one caller kind (0: madvise, 1: process_madvise) */
+static void print_results(int who)
+{
+	int i, j;
+
+	for (i = 0, j = 0; i < NR_ERRNO; i++)
+		if (st->result[who][i])
+			printf("%s\"%s\":%lu", j++ ? "," : "",
+			       i == NR_ERRNO - 1 ? "other" : errnos[i] ?
+			       strerror(errnos[i]) : "ok",
+			       (unsigned long)st->result[who][i]);
+}
+
 /* Run one scenario under the watchdog; returns its violations + hangs. */
 static int run_scenario(enum kind k)
 {
@@ -1893,19 +1906,9 @@ static int run_scenario(enum kind k)
 			printf("%s\"%s\":%lu", j++ ? "," : "", op_name[i],
 			       (unsigned long)st->ops[i]);
 	printf("},\"madvise\":{");
-	for (i = 0, j = 0; i < NR_ERRNO; i++)
-		if (st->result[0][i])
-			printf("%s\"%s\":%lu", j++ ? "," : "",
-			       i == NR_ERRNO - 1 ? "other" : errnos[i] ?
-			       strerror(errnos[i]) : "ok",
-			       (unsigned long)st->result[0][i]);
+	print_results(0);
 	printf("},\"process_madvise\":{");
-	for (i = 0, j = 0; i < NR_ERRNO; i++)
-		if (st->result[1][i])
-			printf("%s\"%s\":%lu", j++ ? "," : "",
-			       i == NR_ERRNO - 1 ? "other" : errnos[i] ?
-			       strerror(errnos[i]) : "ok",
-			       (unsigned long)st->result[1][i]);
+	print_results(1);
 	printf("},\"trace\":{");
 	pthread_mutex_lock(&codes_lock);
 	for (i = 0; i < ncodes; i++)
