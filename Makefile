@@ -3,6 +3,7 @@
 #
 #   make                  demo: MADV_COLLAPSE of anon, shmem and program text
 #   make check            the full kselftest run; last line "N passed, N failed"
+#   make check-patches    checkpatch --strict and a W=1 build at every patch
 #   make run CMD='...'    boot the kernel(s) and run one command in /tests
 #   make bench            stock 6.1, patched 6.1, stock 6.12 side by side
 #                         (BENCH=quick: a few minutes); results/bench/
@@ -46,7 +47,7 @@ prepare = $(S)/apply-series.sh $(1) && $(S)/build-kernel.sh $(1) && $(S)/build-t
 
 BENCH ?= full
 
-.PHONY: all demo check run bench stress tree export deps fetch kernel tests clean help
+.PHONY: all demo check check-patches run bench stress tree export deps fetch kernel tests clean help
 
 all: demo
 
@@ -57,6 +58,9 @@ demo: deps
 check: deps
 	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b check || exit 1; done
 	@$(S)/summary.sh check $(BASE)
+
+check-patches: deps
+	@$(S)/check-patches.sh $(BASE)
 
 run: deps
 	@test -n "$$CMD" || { echo "usage: make run BASE=6.1 CMD='./khugepaged all:anon'"; exit 1; }

@@ -23,7 +23,7 @@ if [ "$n" -gt 0 ]; then
 	GIT_COMMITTER_DATE=$(git -C "$work" log -1 --format=%cD) \
 		git -C "$work" -c core.abbrev=12 format-patch -q -o "$tmp" --cover-letter \
 		--cover-from-description=subject --subject-prefix="PATCH $base" \
-		--base="$base_sha" "$base_sha..HEAD"
+		--zero-commit --base="$base_sha" "$base_sha..HEAD"
 fi
 mkdir -p "$dir"
 # Both sets of patch files, names and contents, as one text.
