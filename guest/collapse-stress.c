@@ -797,6 +797,28 @@ static void poison(struct mutator *m, unsigned long p)
 	}
 }
 
+/* Print the mappings around @park and @a: why a move back failed. */
+static void show_maps(const char *why, char *park, unsigned long n, char *a)
+{
+	unsigned long lo, hi;
+	char line[256];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	printf("# %s: park %p, %lu pages back to %p; mappings there:\n",
+	       why, park, n, a);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if ((hi > (unsigned long)park - 8 * PAGE &&
+		     lo < (unsigned long)park + 16 * PAGE) ||
+		    (hi > (unsigned long)a - 8 * PAGE &&
+		     lo < (unsigned long)a + 16 * PAGE))
+			printf("#   %s", line);
+	}
+	if (f)
+		fclose(f);
+}
+
 static void mutate(struct mutator *m)
 {
 	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
@@ -903,13 +925,18 @@ static void mutate(struct mutator *m)
 			break;
 		/* newer kernels move several VMAs at once: back page by page */
 		if (mremap(m->park, n * PAGE, n * PAGE,
-			   MREMAP_MAYMOVE | MREMAP_FIXED, a) == MAP_FAILED)
+			   MREMAP_MAYMOVE | MREMAP_FIXED, a) == MAP_FAILED) {
+			int err = errno;
+
+			show_maps("mremap back", m->park, n, a);
 			for (i = 0; i < n; i++)
 				if (mremap(m->park + i * PAGE, PAGE, PAGE,
 					   MREMAP_MAYMOVE | MREMAP_FIXED,
 					   a + i * PAGE) == MAP_FAILED)
-					violation("mremap back: %s",
+					violation("mremap back of %lu pages (%s), page %lu: %s",
+						  n, strerror(err), i,
 						  strerror(errno));
+		}
 		break;
 	case 9:
 		if (overlaps_pin(m, p, n))
