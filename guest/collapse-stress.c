@@ -1616,6 +1616,9 @@ static void trace_enable(bool on)
 			 events[i]);
 		write_file(p, on ? "1" : "0");
 	}
+	/* whatever ran before may have left the ring buffer off */
+	if (on)
+		write_file(TRACING "tracing_on", "1");
 }
 
 static long meminfo(const char *field)
