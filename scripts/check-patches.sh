@@ -8,7 +8,7 @@
 #    W=1, and no W=1 warning appears in a changed file that the base does not
 #    have (each patch builds on its own);
 #  - the selftest programs the patch changes compile with -Wall -Werror.
-# Needs the patched debug kernel's .config (make kernel BASE=...): the objects
+# Needs a patched kernel's .config (make kernel BASE=...; debug, else kasan): the objects
 # are built in $CACHE/build/<base>-check from a worktree at $CACHE/src/<base>-check.
 # Exit status 1 when any patch fails; the summary lists each patch's verdict.
 set -eu
@@ -28,7 +28,8 @@ check_one_base() { # base
 	chk=$(src_dir "$base" check)
 	bld=$(build_dir "$base" check w1)
 	cfg=$(build_dir "$base" patched debug)/.config
-	[ -f "$cfg" ] || die "no $cfg: build the patched kernel first (make kernel BASE=$base)"
+	[ -f "$cfg" ] || cfg=$(build_dir "$base" patched kasan)/.config
+	[ -f "$cfg" ] || die "no .config of a patched kernel: build one first (make kernel BASE=$base)"
 	if [ ! -e "$chk/.git" ]; then
 		rm -rf "$chk"
 		git --git-dir="$repo" worktree prune
