@@ -4,7 +4,7 @@
  * khugepaged against every concurrent mutation of the same memory, with
  * failure injection, a watchdog and a shadow model of every page.
  *
- *   collapse-stress [-t seconds] [-s scenario,...] [-F] [-S]
+ *   collapse-stress [-t seconds] [-s scenario,...] [-F] [-S] [-C] [-D] [-H] [-M]
  *
  *   -t  seconds per scenario (default 30)
  *   -s  scenarios to run (default all): memfd tmpfs shmanon file anon
@@ -17,6 +17,9 @@
  *   -H  MADV_HWPOISON pages of memfd and tmpfs ranges (6.1; on 6.12 a
  *       poisoned page inside a huge page sends SIGBUS to the process,
  *       which the model does not handle yet)
+ *   -M  no memcg squeeze (default: every 3 s the scenario's memory.max is
+ *       set 1 MB above its usage for 300 ms, so that huge page charges
+ *       fail inside collapses; an OOM kill in the cgroup fails the run)
  *
  * Each scenario is a process with five 2 MB ranges of one kind of memory:
  *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
@@ -106,7 +109,8 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(cold) x(pin) x(odirect) x(verify) x(read) x(seek) x(mincore) \
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
 	x(uffd_touch) x(uffd_wp) x(mthp_toggle) x(readahead) x(kh_fail) \
-	x(hwpoison) x(collapse) x(collapse_injected) x(process_madvise)
+	x(hwpoison) x(collapse) x(collapse_injected) x(process_madvise) \
+	x(memcg_squeeze)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum op { OPS(OP_ENUM) NR_OPS };
@@ -138,7 +142,8 @@ struct stats {
 static struct stats *st;
 static enum kind kind;
 static int seconds = 30;
-static bool inject = true, stock, no_collapse, debug_trace;
+static bool inject = true, stock, no_collapse, debug_trace, squeeze = true;
+static char cg_root[128], cg_dir[192];	/* the scenario's memory cgroup */
 static long bad_page = -1;
 static atomic_bool stop;
 static atomic_int forks;	/* 2 per fork(): it ends vmsplice's hold on anon */
@@ -1209,13 +1214,52 @@ static void mthp_toggle(unsigned long *seed)
 		closedir(d);
 }
 
+/*
+ * Squeeze the scenario's memory cgroup: memory.max 1 MB above what it uses
+ * for 300 ms, so that the charge of a huge page fails inside a collapse
+ * (SCAN_CGROUP_CHARGE_FAIL) while small charges still find room or reclaim
+ * it (swap is on).  Nothing may be killed: the OOM kills are counted.
+ */
+static void memcg_squeeze(void)
+{
+	char p[256], v[32];
+	long cur;
+
+	snprintf(p, sizeof(p), "%s/memory.current", cg_dir);
+	if (read_file(p, v, sizeof(v)))
+		return;
+	cur = atol(v);
+	snprintf(p, sizeof(p), "%s/memory.max", cg_dir);
+	snprintf(v, sizeof(v), "%ld", (cur + (1 << 20)) & ~(PAGE - 1));
+	count(OP_memcg_squeeze);
+	write_file(p, v);
+	usleep(300000);
+	write_file(p, "max");
+}
+
+/* memory.events' oom_kill of the scenario's memory cgroup */
+static long memcg_oom_kills(void)
+{
+	char p[256], line[128];
+	long n = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/memory.events", cg_dir);
+	f = cg_dir[0] ? fopen(p, "r") : NULL;
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "oom_kill %ld", &n);
+	if (f)
+		fclose(f);
+	return n;
+}
+
 static void *system_thread(void *arg)
 {
 	unsigned long seed = gettid() * 12345UL + 5;
 	struct slot *s = slot_new(arg);
 	char kh_fail[64] = "";
 	int kh = khugepaged_pid();
-	long long next_compact = 0, next_drop = 0;
+	long long next_compact = 0, next_drop = 0, next_squeeze = 0;
 
 	if (inject && kh > 0)
 		snprintf(kh_fail, sizeof(kh_fail), "/proc/%d/make-it-fail", kh);
@@ -1276,6 +1320,12 @@ static void *system_thread(void *arg)
 		case 8:
 			if (kind == ANON)
 				mthp_toggle(&seed);
+			break;
+		case 9:
+			if (!squeeze || !cg_dir[0] || now_ms() < next_squeeze)
+				break;
+			next_squeeze = now_ms() + 3000;
+			memcg_squeeze();
 			break;
 		default:
 			break;
@@ -1656,7 +1706,6 @@ static long mthp_anon_kb(void)
  * Each scenario runs in a memory cgroup of its own, whose memory.current
  * must come back to (nearly) zero once the scenario is gone.
  */
-static char cg_root[128], cg_dir[192];
 
 static void memcg_setup(void)
 {
@@ -1804,6 +1853,7 @@ static int run_scenario(enum kind k)
 	long long seen[MAX_SLOTS], start, end;
 	long before[4], after[4], mthp_before, mthp_after;
 	int i, j, status = 0, hung = 0, leaks = 0, nslots;
+	long ooms = 0;
 	bool exited = false;
 	pid_t pid;
 
@@ -1925,6 +1975,10 @@ static int run_scenario(enum kind k)
 			       kind_name[k], memcg_current_kb());
 			leaks++;
 		}
+		ooms = memcg_oom_kills();
+		if (ooms)
+			printf("# OOM %s: %ld task(s) of the scenario's memory cgroup OOM-killed\n",
+			       kind_name[k], ooms);
 		if (cg_dir[0])
 			rmdir(cg_dir);
 	}
@@ -1944,13 +1998,13 @@ static int run_scenario(enum kind k)
 	for (i = 0; i < ncodes; i++)
 		printf("%s\"%s\":%lu", i ? "," : "", codes[i].name, codes[i].n);
 	pthread_mutex_unlock(&codes_lock);
-	printf("},\"violations\":%d,\"hangs\":%d,\"leaks\":%d,\"exit\":%d}\n",
-	       atomic_load(&st->nviol), hung, leaks,
+	printf("},\"violations\":%d,\"hangs\":%d,\"leaks\":%d,\"oom_kills\":%ld,\"exit\":%d}\n",
+	       atomic_load(&st->nviol), hung, leaks, ooms,
 	       exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	for (i = 0; i < atomic_load(&st->nviol) && i < MAX_VIOL; i++)
 		printf("#   violation: %s\n", st->viol[i]);
 	fflush(stdout);
-	return atomic_load(&st->nviol) + hung + leaks +
+	return atomic_load(&st->nviol) + hung + leaks + (ooms > 0) +
 	       !(exited && WIFEXITED(status) && !WEXITSTATUS(status));
 }
 
@@ -1964,7 +2018,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (k = 0; k < NR_KINDS; k++)
 		want[k] = true;
-	while ((opt = getopt(argc, argv, "t:s:FSCDH")) != -1) {
+	while ((opt = getopt(argc, argv, "t:s:FSCDHM")) != -1) {
 		switch (opt) {
 		case 't':
 			seconds = atoi(optarg);
@@ -1988,6 +2042,9 @@ int main(int argc, char **argv)
 		case 'H':
 			hwpoison_ok = true;
 			break;
+		case 'M':
+			squeeze = false;
+			break;
 		case 'C':
 			/* the control run: every mutation, no collapse at all */
 			no_collapse = true;
@@ -1995,7 +2052,7 @@ int main(int argc, char **argv)
 			knobs[2].value = "never";
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S] [-C] [-D] [-H]\n",
+			fprintf(stderr, "usage: %s [-t seconds] [-s scenario,...] [-F] [-S] [-C] [-D] [-H] [-M]\n",
 				argv[0]);
 			return 2;
 		}
