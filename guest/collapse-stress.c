@@ -144,6 +144,7 @@ static enum kind kind;
 static int seconds = 30;
 static bool inject = true, stock, no_collapse, debug_trace, squeeze = true;
 static char cg_root[128], cg_dir[192];	/* the scenario's memory cgroup */
+static atomic_uint squeeze_seq;		/* odd while a memcg squeeze runs */
 static long bad_page = -1;
 static atomic_bool stop;
 static atomic_int forks;	/* 2 per fork(): it ends vmsplice's hold on anon */
@@ -605,6 +606,7 @@ static void *reader(void *arg)
 		unsigned long p = r * PPR + rnd(&seed) % PPR;
 		off_t start = R_STABLE * HPAGE, o;
 		unsigned long i;
+		unsigned int sq;
 
 		count(OP_read);
 		if (!read_page(p, buf))
@@ -625,12 +627,20 @@ static void *reader(void *arg)
 				violation("reader: SEEK_HOLE found a hole at %lld in the stable range",
 					  (long long)o);
 		}
-		/* only shmem and anon stay resident: drop_caches may evict file */
-		if (kind != FILE_EXT4 && !(n % 4)) {
+		/*
+		 * Only shmem and anon stay resident: drop_caches may evict
+		 * file.  A memcg squeeze may swap the range out: touch it again
+		 * first, and judge only when no squeeze ran meanwhile.
+		 */
+		sq = atomic_load(&squeeze_seq);
+		if (kind != FILE_EXT4 && !(n % 4) && !(sq & 1)) {
 			count(OP_mincore);
+			for (i = 0; i < PPR; i++)
+				(void)*(volatile char *)(map + R_STABLE * HPAGE +
+							 i * PAGE);
 			if (mincore(map + R_STABLE * HPAGE, HPAGE, vec))
 				violation("reader: mincore: %s", strerror(errno));
-			for (i = 0; i < PPR; i++)
+			for (i = 0; i < PPR && atomic_load(&squeeze_seq) == sq; i++)
 				if (!(vec[i] & 1)) {
 					violation("reader: mincore: stable page %lu not resident",
 						  i);
@@ -802,6 +812,26 @@ static void poison(struct mutator *m, unsigned long p)
 	}
 }
 
+/*
+ * Moving pages back leaves a hole where the park was: reserve it again at
+ * once, before another thread's mmap(NULL) gets it (two mutators sharing a
+ * park clobber each other's parked pages).  If one did, take a new park.
+ */
+static void park_refill(struct mutator *m, unsigned long n)
+{
+	void *p = mmap(m->park, n * PAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == m->park)
+		return;
+	if (p != MAP_FAILED)
+		munmap(p, n * PAGE);
+	m->park = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (m->park == MAP_FAILED)
+		violation("new park: %s", strerror(errno));
+}
+
 /* Print the mappings around @park and @a: why a move back failed. */
 static void show_maps(const char *why, char *park, unsigned long n, char *a)
 {
@@ -930,7 +960,9 @@ static void mutate(struct mutator *m)
 			break;
 		/* newer kernels move several VMAs at once: back page by page */
 		if (mremap(m->park, n * PAGE, n * PAGE,
-			   MREMAP_MAYMOVE | MREMAP_FIXED, a) == MAP_FAILED) {
+			   MREMAP_MAYMOVE | MREMAP_FIXED, a) != MAP_FAILED) {
+			park_refill(m, n);
+		} else {
 			int err = errno;
 
 			show_maps("mremap back", m->park, n, a);
@@ -941,6 +973,7 @@ static void mutate(struct mutator *m)
 					violation("mremap back of %lu pages (%s), page %lu: %s",
 						  n, strerror(err), i,
 						  strerror(errno));
+			park_refill(m, n);
 		}
 		break;
 	case 9:
@@ -1232,9 +1265,11 @@ static void memcg_squeeze(void)
 	snprintf(p, sizeof(p), "%s/memory.max", cg_dir);
 	snprintf(v, sizeof(v), "%ld", (cur + (1 << 20)) & ~(PAGE - 1));
 	count(OP_memcg_squeeze);
+	atomic_fetch_add(&squeeze_seq, 1);
 	write_file(p, v);
 	usleep(300000);
 	write_file(p, "max");
+	atomic_fetch_add(&squeeze_seq, 1);
 }
 
 /* memory.events' oom_kill of the scenario's memory cgroup */
