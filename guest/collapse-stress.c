@@ -18,8 +18,8 @@
  *       poisoned page inside a huge page sends SIGBUS to the process,
  *       which the model does not handle yet)
  *   -M  no memcg squeeze (default: every 3 s the scenario's memory.max is
- *       set 1 MB above its usage for 300 ms, so that huge page charges
- *       fail inside collapses; an OOM kill in the cgroup fails the run)
+ *       set 1 MB above its usage for 300 ms, so that collapses charge
+ *       against a cgroup that must reclaim; an OOM kill in it fails the run)
  *
  * Each scenario is a process with five 2 MB ranges of one kind of memory:
  *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
@@ -143,7 +143,11 @@ static struct stats *st;
 static enum kind kind;
 static int seconds = 30;
 static bool inject = true, stock, no_collapse, debug_trace, squeeze = true;
-static char cg_root[128], cg_dir[192];	/* the scenario's memory cgroup */
+/*
+ * Each scenario runs in a memory cgroup of its own, whose memory.current
+ * must come back to (nearly) zero once the scenario is gone.
+ */
+static char cg_root[128], cg_dir[192];
 static atomic_uint squeeze_seq;		/* odd while a memcg squeeze runs */
 static long bad_page = -1;
 static atomic_bool stop;
@@ -1247,23 +1251,32 @@ static void mthp_toggle(unsigned long *seed)
 		closedir(d);
 }
 
+static long memcg_current_kb(void)
+{
+	char p[256], v[32];
+
+	snprintf(p, sizeof(p), "%s/memory.current", cg_dir);
+	if (!cg_dir[0] || read_file(p, v, sizeof(v)))
+		return 0;
+	return atol(v) / 1024;
+}
+
 /*
  * Squeeze the scenario's memory cgroup: memory.max 1 MB above what it uses
- * for 300 ms, so that the charge of a huge page fails inside a collapse
- * (SCAN_CGROUP_CHARGE_FAIL) while small charges still find room or reclaim
- * it (swap is on).  Nothing may be killed: the OOM kills are counted.
+ * for 300 ms, so that a collapse charges its huge page against a cgroup
+ * that has to reclaim for it (swap is on: reclaim so far always made
+ * room, SCAN_CGROUP_CHARGE_FAIL is not forced).  Nothing may be killed:
+ * the OOM kills are counted.
  */
 static void memcg_squeeze(void)
 {
+	long cur = memcg_current_kb();
 	char p[256], v[32];
-	long cur;
 
-	snprintf(p, sizeof(p), "%s/memory.current", cg_dir);
-	if (read_file(p, v, sizeof(v)))
+	if (!cur)
 		return;
-	cur = atol(v);
 	snprintf(p, sizeof(p), "%s/memory.max", cg_dir);
-	snprintf(v, sizeof(v), "%ld", (cur + (1 << 20)) & ~(PAGE - 1));
+	snprintf(v, sizeof(v), "%ld", (cur + 1024) * 1024);
 	count(OP_memcg_squeeze);
 	atomic_fetch_add(&squeeze_seq, 1);
 	write_file(p, v);
@@ -1737,11 +1750,6 @@ static long mthp_anon_kb(void)
 	return kb;
 }
 
-/*
- * Each scenario runs in a memory cgroup of its own, whose memory.current
- * must come back to (nearly) zero once the scenario is gone.
- */
-
 static void memcg_setup(void)
 {
 	char line[512], dev[128], dir[128], type[64];
@@ -1779,16 +1787,6 @@ static void memcg_enter(enum kind k)
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	if (write_file(p, pid))
 		cg_dir[0] = 0;
-}
-
-static long memcg_current_kb(void)
-{
-	char p[256], v[32];
-
-	snprintf(p, sizeof(p), "%s/memory.current", cg_dir);
-	if (!cg_dir[0] || read_file(p, v, sizeof(v)))
-		return 0;
-	return atol(v) / 1024;
 }
 
 static const char * const leak_fields[] = {

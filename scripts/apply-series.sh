@@ -11,23 +11,15 @@ check_base "$base"
 "$TOP/scripts/fetch-base.sh" "$base"
 repo=$(repo_dir "$base")
 read -r base_sha base_desc <"$CACHE/src/$(tree_id "$base").base"
-g() { git --git-dir="$repo" "$@"; }
 
 # The branch the patched tree is on; namespaced so a user tree is not clobbered.
 branch="khugepaged-series/$base-applied"
 
-worktree() { # dir: create or reuse a worktree of $repo at $dir
-	if [ ! -e "$1/.git" ]; then
-		rm -rf "$1"
-		g worktree prune
-		g worktree add -q --detach "$1" "$base_sha" >/dev/null
-	fi
-}
 
 # The stock tree is only needed to build a stock kernel.
 if [ "$KERNEL" = stock ]; then
 	stock=$(src_dir "$base" stock)
-	worktree "$stock"
+	worktree "$repo" "$stock" "$base_sha"
 	if [ "$(git -C "$stock" rev-parse HEAD)" != "$base_sha" ] ||
 	   [ -n "$(git -C "$stock" status --porcelain -uno)" ]; then
 		git -C "$stock" checkout -q -f --detach "$base_sha"
@@ -35,7 +27,7 @@ if [ "$KERNEL" = stock ]; then
 fi
 
 patched=$(src_dir "$base" patched)
-worktree "$patched"
+worktree "$repo" "$patched" "$base_sha"
 mapfile -t patches < <(series_patches "$base")
 key=$( { echo "$base_sha"; cat "${patches[@]}" /dev/null; } | sha256sum | cut -c1-16)
 stamp="$(git -C "$patched" rev-parse --absolute-git-dir)/khugepaged-series-applied"

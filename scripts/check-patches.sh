@@ -31,11 +31,7 @@ check_one_base() { # base
 	cfg=$(build_dir "$base" patched debug)/.config
 	[ -f "$cfg" ] || cfg=$(build_dir "$base" patched kasan)/.config
 	[ -f "$cfg" ] || die "no .config of a patched kernel: build one first (make kernel BASE=$base)"
-	if [ ! -e "$chk/.git" ]; then
-		rm -rf "$chk"
-		git --git-dir="$repo" worktree prune
-		git --git-dir="$repo" worktree add -q --detach "$chk" "$base_sha" >/dev/null
-	fi
+	worktree "$repo" "$chk" "$base_sha"
 	mkdir -p "$bld"
 	kmake() { make -C "$chk" O="$bld" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }
 
@@ -88,7 +84,7 @@ check_one_base() { # base
 		done < <(printf '%s\n' "$cp_out" | sed -n 's/^ERROR:[A-Z_]*: //p' | sort -u)
 		types=$(printf '%s\n' "$cp_out" | sed -n 's/^\(WARNING\|CHECK\):\([A-Z_]*\):.*/\2/p' | sort -u | paste -sd, -)
 		if [ -n "$types" ]; then
-			if git -C "$src" log -1 --format=%B "$c" | grep -qi 'checkpatch'; then
+			if printf '%s' "$body" | grep -qi 'checkpatch'; then
 				why+=("checkpatch (justified in the message): $types")
 			else
 				verdict="FAIL"; why+=("checkpatch warnings not justified in the message: $types")

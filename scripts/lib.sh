@@ -94,6 +94,16 @@ wait_timeout() { # pid seconds: 0 when the process ended in time
 	return 1
 }
 
+# Create a detached worktree of the repository at dir (at commit), unless
+# one is there already.
+worktree() { # repo dir commit
+	if [ ! -e "$2/.git" ]; then
+		rm -rf "$2"
+		git --git-dir="$1" worktree prune
+		git --git-dir="$1" worktree add -q --detach "$2" "$3" >/dev/null
+	fi
+}
+
 # Selftest programs the series add: new C files in the patched tree's
 # selftest directory (names without .c), one per line.
 new_selftests() { # base
