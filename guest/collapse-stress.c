@@ -14,12 +14,14 @@
  *   -C  control run: no collapse at all (MADV_COLLAPSE, process_madvise,
  *       khugepaged off): what remains is the harness or another part of mm
  *   -D  trace how a page whose data was lost left the page cache
- *   -H  MADV_HWPOISON pages of memfd and tmpfs ranges (6.1; on 6.12 a
- *       poisoned page inside a huge page sends SIGBUS to the process,
- *       which the model does not handle yet)
- *   -M  no memcg squeeze (default: every 3 s the scenario's memory.max is
- *       set 1 MB above its usage for 300 ms, so that collapses charge
- *       against a cgroup that must reclaim; an OOM kill in it fails the run)
+ *   -H  no MADV_HWPOISON (default: pages of memfd and tmpfs ranges are
+ *       poisoned where the kernel has MEMORY_FAILURE; on 6.12 a page inside
+ *       a huge page that cannot be split sends the poisoning thread a
+ *       SIGBUS, which is expected)
+ *   -M  no memcg squeeze (default: every 3 s the threads that allocate
+ *       park and the scenario's cgroup gets no swap and memory.max 1 MB
+ *       above its usage for 300 ms, so that collapses fail to charge their
+ *       huge page; an OOM kill in the cgroup fails the run)
  *
  * Each scenario is a process with five 2 MB ranges of one kind of memory:
  *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
@@ -109,7 +111,8 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(cold) x(pin) x(odirect) x(verify) x(read) x(seek) x(mincore) \
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
 	x(uffd_touch) x(uffd_wp) x(mthp_toggle) x(readahead) x(kh_fail) \
-	x(hwpoison) x(collapse) x(collapse_injected) x(process_madvise) \
+	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
+	x(hwpoison_eio) x(longterm_pin) x(collapse) x(collapse_injected) x(process_madvise) \
 	x(memcg_squeeze)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
@@ -149,6 +152,14 @@ static bool inject = true, stock, no_collapse, debug_trace, squeeze = true;
  */
 static char cg_root[128], cg_dir[192];
 static atomic_uint squeeze_seq;		/* odd while a memcg squeeze runs */
+/*
+ * A squeeze first parks every thread that may allocate memory outside a
+ * collapse (mutators, readers, the userfaultfd thread): with swap closed
+ * to the cgroup, their 4K charges would have nothing to reclaim and end
+ * in a memcg OOM kill, which only the collapse must not cause.
+ */
+static atomic_bool gate;
+static atomic_int gate_members, gate_parked;
 static long bad_page = -1;
 static atomic_bool stop;
 static atomic_int forks;	/* 2 per fork(): it ends vmsplice's hold on anon */
@@ -294,6 +305,31 @@ static void beat(struct slot *s)
 	atomic_fetch_add(&s->beat, 1);
 }
 
+/* A thread that may allocate: it parks while a squeeze runs. */
+static void gate_join(void)
+{
+	atomic_fetch_add(&gate_members, 1);
+}
+
+static void gate_leave(void)
+{
+	atomic_fetch_sub(&gate_members, 1);
+}
+
+static void gate_wait(struct slot *s)
+{
+	long long until = now_ms() + 5000;
+
+	if (!atomic_load(&gate))
+		return;
+	atomic_fetch_add(&gate_parked, 1);
+	while (atomic_load(&gate) && !atomic_load(&stop) && now_ms() < until) {
+		beat(s);
+		usleep(1000);
+	}
+	atomic_fetch_sub(&gate_parked, 1);
+}
+
 static void count(enum op op)
 {
 	atomic_fetch_add(&st->ops[op], 1);
@@ -329,6 +365,12 @@ static bool page_is(const void *buf, unsigned long p, unsigned int gen)
 #define POISON	0xffffffffU		/* gen of a page hit by MADV_HWPOISON */
 
 static unsigned int gen[NR_PAGES];	/* each range written by one thread */
+/*
+ * A page MADV_HWPOISON marked but memory_failure() did not isolate (6.12:
+ * inside a huge page it could not split): reads may fail with EIO or give
+ * the data it had; writes to its huge page may fail with EIO.
+ */
+static bool unsure[NR_PAGES];
 /* the last operation on each page, for the report of a violation */
 static unsigned char last_op[NR_PAGES];
 static long long last_ms[NR_PAGES];
@@ -342,7 +384,8 @@ static void touched(unsigned long p, unsigned long n, enum op op)
 		last_ms[p] = t;
 	}
 }
-static bool hwpoison_ok;		/* -H */
+static bool hwpoison_ok = true;		/* -H turns it off */
+static char *_Atomic poisoning;		/* the page MADV_HWPOISON is given */
 static char *map;			/* the whole object, 2 MB aligned */
 static int fd = -1;			/* shmem and file kinds */
 static char path[256];
@@ -374,6 +417,8 @@ static bool check_page(unsigned long p, const char *what)
 		}
 		return true;
 	}
+	if (unsure[p] && pread(fd, buf, PAGE, p * PAGE) < 0 && errno == EIO)
+		return true;
 	if (!read_page(p, buf)) {
 		violation("%s: read of page %lu failed: %s", what, p,
 			  strerror(errno));
@@ -605,6 +650,7 @@ static void *reader(void *arg)
 	static __thread char buf[PAGE];
 	unsigned char vec[PPR];
 
+	gate_join();
 	while (!atomic_load(&stop)) {
 		unsigned long r = rnd(&seed) % 2;	/* stable or cold */
 		unsigned long p = r * PPR + rnd(&seed) % PPR;
@@ -673,7 +719,9 @@ static void *reader(void *arg)
 		}
 		n++;
 		beat(s);
+		gate_wait(s);
 	}
+	gate_leave();
 	return slot_done(s);
 }
 
@@ -684,6 +732,8 @@ struct mutator {
 	int pipe[2];
 	long pinned;		/* page held by the pipe, -1 if none */
 	long poisoned;		/* page hit by MADV_HWPOISON, -1 if none */
+	long lpinned;		/* page pinned FOLL_LONGTERM, -1 if none */
+	unsigned int lpin_gen;
 	unsigned int pin_gen;
 	int pin_forks;		/* forks when it was taken */
 	unsigned long seed;
@@ -696,10 +746,16 @@ static bool in(long page, unsigned long p, unsigned long n)
 	       (unsigned long)page < p + n;
 }
 
-/* Pages the op must leave alone: the pinned one, the poisoned one. */
+/* Pages whose removal would end a pin: the model keeps them mapped. */
+static bool pinned_in(struct mutator *m, unsigned long p, unsigned long n)
+{
+	return in(m->pinned, p, n) || in(m->lpinned, p, n);
+}
+
+/* Pages the op must leave alone: the pinned ones, the poisoned one. */
 static bool overlaps_pin(struct mutator *m, unsigned long p, unsigned long n)
 {
-	return in(m->pinned, p, n) || in(m->poisoned, p, n);
+	return pinned_in(m, p, n) || in(m->poisoned, p, n);
 }
 
 static void verify_range(enum range r, const char *what)
@@ -763,7 +819,7 @@ static void fork_check(struct mutator *m)
 	if (!pid) {
 		/* the parent's data at fork time; then a private write */
 		for (p = first; p < first + PPR; p++)
-			if (gen[p] != POISON &&
+			if (gen[p] != POISON && !unsure[p] &&
 			    !page_is(map + p * PAGE, p, gen[p]))
 				_exit(10);
 		if (kind == ANON)
@@ -779,6 +835,72 @@ static void fork_check(struct mutator *m)
 }
 
 /*
+ * A long-term pin (pin_user_pages(FOLL_LONGTERM | FOLL_WRITE), what
+ * io_uring's fixed buffers and RDMA take) held across collapses through
+ * gup_test's PIN_LONGTERM_TEST (6.12; 6.1 has no such ioctl, and the
+ * guest kernels are built without io_uring).  A collapse must leave the
+ * pinned page mapped: a write through the mapping shows through the pin.
+ * gup_test holds one pinned range at a time: the mutators take turns.
+ */
+struct pin_longterm_test {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t flags;
+};
+#define PIN_LONGTERM_TEST_START	_IOW('g', 7, struct pin_longterm_test)
+#define PIN_LONGTERM_TEST_STOP	_IO('g', 8)
+#define PIN_LONGTERM_TEST_READ	_IOW('g', 9, uint64_t)
+#define PIN_LONGTERM_TEST_FLAG_USE_WRITE	1
+
+static int gup_fd = -1;
+static atomic_bool gup_off;
+static pthread_mutex_t gup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void longterm_pin(struct mutator *m, unsigned long p)
+{
+	struct pin_longterm_test t = {
+		.addr = (uintptr_t)(map + p * PAGE), .size = PAGE,
+		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+
+	/* the ext4 file is mapped r-x, and FOLL_LONGTERM refuses it */
+	if (kind == FILE_EXT4 || gup_fd < 0 || atomic_load(&gup_off) ||
+	    pthread_mutex_trylock(&gup_lock))
+		return;
+	if (ioctl(gup_fd, PIN_LONGTERM_TEST_START, &t)) {
+		if (errno == ENOTTY || errno == EINVAL) {
+			printf("# gup_test PIN_LONGTERM_TEST_START: %s: no long-term pins\n",
+			       strerror(errno));
+			atomic_store(&gup_off, true);
+		}
+		pthread_mutex_unlock(&gup_lock);
+		return;
+	}
+	count(OP_longterm_pin);
+	m->lpinned = p;
+	m->lpin_gen = gen[p];
+}
+
+static void longterm_pin_check(struct mutator *m)
+{
+	static __thread char buf[PAGE];
+	unsigned long p = m->lpinned;
+	uint64_t to = (uintptr_t)buf;
+
+	write_page(p, gen[p] + 1, true);
+	if (ioctl(gup_fd, PIN_LONGTERM_TEST_READ, &to))
+		violation("long-term pin: PIN_LONGTERM_TEST_READ: %s",
+			  strerror(errno));
+	else if (!page_is(buf, p, gen[p]))
+		violation("long-term pin: page %lu pinned FOLL_LONGTERM is no longer the mapped page (the pin has %s)",
+			  p, page_is(buf, p, m->lpin_gen) ? "the old data" :
+			  "other data");
+	ioctl(gup_fd, PIN_LONGTERM_TEST_STOP);
+	m->lpinned = -1;
+	pthread_mutex_unlock(&gup_lock);
+}
+
+/*
  * Hit a page of a memfd or tmpfs range with MADV_HWPOISON: shmem keeps it
  * in the page cache, and read(2) of it fails with EIO until it is punched
  * out.  A collapse must not copy it into a huge page, which would make it
@@ -789,7 +911,7 @@ static void poison(struct mutator *m, unsigned long p)
 	char *a = map + p * PAGE;
 
 	if ((kind != MEMFD && kind != TMPFS) || !hwpoison_ok ||
-	    m->poisoned >= 0 || in(m->pinned, p, 1) || rnd(&m->seed) % 4)
+	    m->poisoned >= 0 || pinned_in(m, p, 1) || rnd(&m->seed) % 4)
 		return;
 	static __thread char buf[PAGE];
 	int ret;
@@ -797,22 +919,33 @@ static void poison(struct mutator *m, unsigned long p)
 	if (write_page(p, gen[p] + 1, false))
 		return;
 	(void)*(volatile char *)a;	/* mapped: MADV_HWPOISON looks it up */
+	atomic_store(&poisoning, a);
 	ret = madvise(a, PAGE, MADV_HWPOISON) ? errno : 0;
+	atomic_store(&poisoning, NULL);
 	if (ret == EINVAL || ret == EPERM || ret == ENOSYS) {
 		printf("# MADV_HWPOISON: %s: not used\n", strerror(ret));
 		hwpoison_ok = false;
 		return;
 	}
 	/*
-	 * Other errors (EBUSY: the page had other references) may still
-	 * leave the page marked: what read(2) says decides.
+	 * Other errors (EBUSY: other references; 6.12: a huge page that could
+	 * not be split, with a SIGBUS) leave the page marked but not
+	 * isolated: memory_failure() promises nothing about it, and with
+	 * real poison a collapse's machine-check-safe copy would stop at it.
+	 * Only a page it isolated must never read again.
 	 */
 	count(OP_hwpoison);
-	if (pread(fd, buf, PAGE, p * PAGE) < 0 && errno == EIO) {
+	if (ret) {
+		/* not isolated: its state is what the kernel left */
+		count(OP_hwpoison_unrecovered);
+		unsure[p] = true;
+		m->poisoned = p;
+		check_page(p, "read after a failed MADV_HWPOISON");
+	} else if (pread(fd, buf, PAGE, p * PAGE) < 0 && errno == EIO) {
 		gen[p] = POISON;
 		m->poisoned = p;
 	} else {
-		check_page(p, "read after a failed MADV_HWPOISON");
+		check_page(p, "read after MADV_HWPOISON");
 	}
 }
 
@@ -863,7 +996,8 @@ static void mutate(struct mutator *m)
 	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
 	unsigned long p = first + rnd(&m->seed) % (PPR - n), i;
 	char *a = map + p * PAGE;
-	int op = rnd(&m->seed) % 17;
+	int op = rnd(&m->seed) % 18;
+	bool keep;
 
 	switch (op) {
 	case 0: case 1: case 2:
@@ -876,16 +1010,22 @@ static void mutate(struct mutator *m)
 		} else {
 			count(OP_pwrite);
 			touched(p, 1, OP_pwrite);
-			if (write_page(p, gen[p] + 1, false))
+			if (!write_page(p, gen[p] + 1, false))
+				;
+			else if (errno == EIO && m->poisoned >= 0 &&
+				 unsure[m->poisoned])
+				count(OP_hwpoison_eio);	/* its huge page */
+			else
 				violation("pwrite of page %lu: %s", p,
 					  strerror(errno));
 		}
 		check_page(p, "read back after a write");
 		break;
 	case 3:
-		if (in(m->pinned, p, n))
+		if (pinned_in(m, p, n))
 			break;
-		if (in(m->poisoned, p, n))
+		keep = in(m->poisoned, p, n) && unsure[m->poisoned];
+		if (in(m->poisoned, p, n) && !keep)
 			m->poisoned = -1;
 		if (has_fd()) {
 			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
@@ -904,8 +1044,16 @@ static void mutate(struct mutator *m)
 				    MADV_REMOVE))
 				violation("MADV_REMOVE: %s", strerror(errno));
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			gen[p + i] = 0;
+			unsure[p + i] = false;
+		}
+		/*
+		 * A huge page that cannot be split (another of its pages is
+		 * held) keeps the poisoned page, zeroed: it may still fail.
+		 */
+		if (keep)
+			unsure[m->poisoned] = true;
 		for (i = 0; i < n; i++)
 			check_page(p + i, "read back after a punch");
 		break;
@@ -926,7 +1074,7 @@ static void mutate(struct mutator *m)
 		break;
 	case 5:
 		/* the last range: cut the file inside it, and grow it back */
-		if (m->r != R_MUT_B || !has_fd() || in(m->pinned, p, PPR))
+		if (m->r != R_MUT_B || !has_fd() || pinned_in(m, p, PPR))
 			break;
 		count(OP_truncate);
 		touched(p, NR_PAGES - p, OP_truncate);
@@ -939,9 +1087,14 @@ static void mutate(struct mutator *m)
 			if (kind == FILE_EXT4 && wfd >= 0)
 				close(wfd);
 		}
-		for (i = p; i < NR_PAGES; i++)
+		keep = m->poisoned >= (long)p && unsure[m->poisoned];
+		for (i = p; i < NR_PAGES; i++) {
 			gen[i] = 0;
-		if (m->poisoned >= (long)p)
+			unsure[i] = false;
+		}
+		if (keep)
+			unsure[m->poisoned] = true;
+		else if (m->poisoned >= (long)p)
 			m->poisoned = -1;
 		check_page(p, "read back after ftruncate");
 		break;
@@ -1043,6 +1196,12 @@ static void mutate(struct mutator *m)
 	case 15:
 		poison(m, p);
 		break;
+	case 16:
+		if (m->lpinned >= 0)
+			longterm_pin_check(m);
+		else if (!overlaps_pin(m, p, 1))
+			longterm_pin(m, p);
+		break;
 	case 14:
 		if (kind == FILE_EXT4) {
 			count(OP_fadvise);
@@ -1064,6 +1223,7 @@ static void *mutator(void *arg)
 
 	m->seed = gettid() * 69069UL + 3;
 	m->pinned = -1;
+	m->lpinned = -1;
 	m->poisoned = -1;
 	m->park = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
@@ -1071,15 +1231,20 @@ static void *mutator(void *arg)
 		violation("mutator setup: %s", strerror(errno));
 		return slot_done(s);
 	}
+	gate_join();
 	while (!atomic_load(&stop)) {
+		gate_wait(s);
 		mutate(m);
 		beat(s);
 		/* a regular file collapses only while nobody writes it */
 		if (kind == FILE_EXT4)
 			usleep(rnd(&m->seed) % 20000);
 	}
+	gate_leave();
 	if (m->pinned >= 0)
 		pin_check(m);
+	if (m->lpinned >= 0)
+		longterm_pin_check(m);
 	verify_range(m->r, "final check");
 	return slot_done(s);
 }
@@ -1139,6 +1304,7 @@ static void *uffd_thread(void *arg)
 	struct slot *s = slot_new(arg);
 	static char buf[PAGE];
 
+	gate_join();
 	while (!atomic_load(&stop)) {
 		unsigned long p = R_UFFD * PPR + (rnd(&seed) % (PPR / 2)) * 2 + 1;
 		struct pollfd pfd = { .fd = uffd, .events = POLLIN };
@@ -1149,6 +1315,7 @@ static void *uffd_thread(void *arg)
 		pthread_t th;
 
 		beat(s);
+		gate_wait(s);
 		if (!(n++ % 16))
 			uffd_wp_churn();
 		if (gen[p]) {
@@ -1205,6 +1372,7 @@ static void *uffd_thread(void *arg)
 				  p);
 		gen[p] = 2;
 	}
+	gate_leave();
 	return slot_done(s);
 }
 
@@ -1262,19 +1430,33 @@ static long memcg_current_kb(void)
 }
 
 /*
- * Squeeze the scenario's memory cgroup: memory.max 1 MB above what it uses
- * for 300 ms, so that a collapse charges its huge page against a cgroup
- * that has to reclaim for it (swap is on: reclaim so far always made
- * room, SCAN_CGROUP_CHARGE_FAIL is not forced).  Nothing may be killed:
- * the OOM kills are counted.
+ * Squeeze the scenario's memory cgroup: swap closed to it and memory.max
+ * 1 MB above what it uses, for 300 ms.  With nothing it can reclaim (shmem
+ * and anon cannot go to swap; only the ext4 file's clean page cache can
+ * go), a collapse's 2 MB charge fails (SCAN_CGROUP_CHARGE_FAIL): the
+ * charge of an order above PAGE_ALLOC_COSTLY_ORDER never invokes the OOM
+ * killer.  Every other thread that may allocate is parked first (gate);
+ * if one does not park within 2 s the squeeze is skipped.  Nothing may be
+ * killed: memory.events' oom_kill is checked at the end.
  */
 static void memcg_squeeze(void)
 {
-	long cur = memcg_current_kb();
-	char p[256], v[32];
+	char p[256], v[32], swap_p[256], swap_saved[32] = "";
+	long long until = now_ms() + 2000;
+	long cur;
 
-	if (!cur)
+	atomic_store(&gate, true);
+	while (atomic_load(&gate_parked) < atomic_load(&gate_members) &&
+	       now_ms() < until && !atomic_load(&stop))
+		usleep(1000);
+	cur = memcg_current_kb();
+	if (atomic_load(&gate_parked) < atomic_load(&gate_members) || !cur) {
+		atomic_store(&gate, false);
 		return;
+	}
+	snprintf(swap_p, sizeof(swap_p), "%s/memory.swap.max", cg_dir);
+	if (!read_file(swap_p, swap_saved, sizeof(swap_saved)))
+		write_file(swap_p, "0");
 	snprintf(p, sizeof(p), "%s/memory.max", cg_dir);
 	snprintf(v, sizeof(v), "%ld", (cur + 1024) * 1024);
 	count(OP_memcg_squeeze);
@@ -1282,7 +1464,10 @@ static void memcg_squeeze(void)
 	write_file(p, v);
 	usleep(300000);
 	write_file(p, "max");
+	if (swap_saved[0])
+		write_file(swap_p, swap_saved);
 	atomic_fetch_add(&squeeze_seq, 1);
+	atomic_store(&gate, false);
 }
 
 /* memory.events' oom_kill of the scenario's memory cgroup */
@@ -1390,10 +1575,23 @@ static void *system_thread(void *arg)
 
 static void segv(int sig, siginfo_t *si, void *uc)
 {
+	char *poisoned = atomic_load(&poisoning);
 	char msg[128];
 	int n;
 
 	(void)uc;
+	/*
+	 * MADV_HWPOISON of a page the kernel cannot isolate (6.12: inside a
+	 * huge page it cannot split) kills the caller's access to it with
+	 * SIGBUS, delivered as the madvise() returns: nothing to undo.
+	 */
+	if (sig == SIGBUS && poisoned && (si->si_code == BUS_MCEERR_AR ||
+					  si->si_code == BUS_MCEERR_AO) &&
+	    (char *)si->si_addr >= poisoned &&
+	    (char *)si->si_addr < poisoned + PAGE) {
+		count(OP_hwpoison_sigbus);
+		return;
+	}
 	n = snprintf(msg, sizeof(msg), "# signal %d at %p (map %p..%p)\n", sig,
 		     si->si_addr, map, map + SIZE);
 	write(1, msg, n);
@@ -1431,6 +1629,7 @@ static int scenario(void)
 		}
 	}
 	with_uffd = kind != FILE_EXT4 && !uffd_setup();
+	gup_fd = open(DBG "gup_test", O_RDWR | O_CLOEXEC);
 	if (debug_trace && kind == FILE_EXT4) {
 		struct stat sb;
 		char flt[64];
@@ -2073,7 +2272,7 @@ int main(int argc, char **argv)
 			debug_trace = true;
 			break;
 		case 'H':
-			hwpoison_ok = true;
+			hwpoison_ok = false;
 			break;
 		case 'M':
 			squeeze = false;
