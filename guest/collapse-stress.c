@@ -113,7 +113,7 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(uffd_touch) x(uffd_wp) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
 	x(hwpoison_eio) x(longterm_pin) x(collapse) x(collapse_injected) x(process_madvise) \
-	x(memcg_squeeze)
+	x(memcg_squeeze) x(squeeze_collapse) x(squeeze_enomem)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum op { OPS(OP_ENUM) NR_OPS };
@@ -1444,6 +1444,7 @@ static void memcg_squeeze(void)
 	char p[256], v[32], swap_p[256], swap_saved[32] = "";
 	long long until = now_ms() + 2000;
 	long cur;
+	int r;
 
 	atomic_store(&gate, true);
 	while (atomic_load(&gate_parked) < atomic_load(&gate_members) &&
@@ -1462,6 +1463,18 @@ static void memcg_squeeze(void)
 	count(OP_memcg_squeeze);
 	atomic_fetch_add(&squeeze_seq, 1);
 	write_file(p, v);
+	/*
+	 * Collapse every range now: those the mutators split must charge a
+	 * new huge page, and fail to.  (Not the ext4 file: its collapse reads
+	 * pages in, whose charges would have to reclaim the file's own.)
+	 */
+	for (r = 0; r < NR_RANGES && kind != FILE_EXT4 && !no_collapse; r++) {
+		int ret = madvise(map + r * HPAGE, HPAGE, MADV_COLLAPSE);
+
+		count(OP_squeeze_collapse);
+		if (ret && errno == ENOMEM)
+			count(OP_squeeze_enomem);
+	}
 	usleep(300000);
 	write_file(p, "max");
 	if (swap_saved[0])
