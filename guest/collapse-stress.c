@@ -110,9 +110,9 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(truncate) x(dontneed) x(mprotect) x(remap) x(fork) x(pageout) \
 	x(cold) x(pin) x(odirect) x(verify) x(read) x(seek) x(mincore) \
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
-	x(uffd_touch) x(uffd_wp) x(mthp_toggle) x(readahead) x(kh_fail) \
+	x(uffd_touch) x(uffd_wp) x(uffd_wp_protect) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
-	x(hwpoison_eio) x(longterm_pin) x(collapse) x(collapse_injected) x(process_madvise) \
+	x(hwpoison_eio) x(longterm_pin) x(empty_collapse) x(collapse) x(collapse_injected) x(process_madvise) \
 	x(memcg_squeeze) x(squeeze_collapse) x(squeeze_enomem)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
@@ -996,7 +996,7 @@ static void mutate(struct mutator *m)
 	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
 	unsigned long p = first + rnd(&m->seed) % (PPR - n), i;
 	char *a = map + p * PAGE;
-	int op = rnd(&m->seed) % 18;
+	int op = rnd(&m->seed) % 19;
 	bool keep;
 
 	switch (op) {
@@ -1196,6 +1196,24 @@ static void mutate(struct mutator *m)
 	case 15:
 		poison(m, p);
 		break;
+	case 17:
+		/*
+		 * Empty the whole range and collapse it: nothing to collapse
+		 * (shmem: SCAN_TRUNCATED), and the holes stay holes.
+		 */
+		if (!has_fd() || kind == FILE_EXT4 || rnd(&m->seed) % 4 ||
+		    overlaps_pin(m, first, PPR) || m->poisoned >= 0)
+			break;
+		count(OP_empty_collapse);
+		touched(first, PPR, OP_punch);
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      first * PAGE, HPAGE))
+			violation("punch of the range: %s", strerror(errno));
+		for (i = first; i < first + PPR; i++)
+			gen[i] = 0;
+		madvise(map + first * PAGE, HPAGE, MADV_COLLAPSE);
+		verify_range(m->r, "an empty range after MADV_COLLAPSE");
+		break;
 	case 16:
 		if (m->lpinned >= 0)
 			longterm_pin_check(m);
@@ -1284,18 +1302,40 @@ static int uffd_setup(void)
 	return 0;
 }
 
-/* Register and unregister write-protect mode on the cold range. */
-static void uffd_wp_churn(void)
+/*
+ * Write-protect mode on the cold range, which nobody writes: registered
+ * with one page write-protected, then unprotected and unregistered, in
+ * turns.  A collapse of the range must leave the protected page alone
+ * (SCAN_PTE_UFFD_WP).
+ */
+static void uffd_wp_churn(unsigned long *seed)
 {
+	static bool on;
 	struct uffdio_register reg = {
 		.range = { .start = (unsigned long)map + R_COLD * HPAGE,
 			   .len = HPAGE },
 		.mode = UFFDIO_REGISTER_MODE_WP,
 	};
+	struct uffdio_writeprotect wp = {
+		.range = { .start = reg.range.start + (rnd(seed) % PPR) * PAGE,
+			   .len = PAGE },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
 
 	count(OP_uffd_wp);
-	if (!ioctl(uffd, UFFDIO_REGISTER, &reg))
+	if (on) {
+		wp.range = reg.range;
+		wp.mode = 0;
+		ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 		ioctl(uffd, UFFDIO_UNREGISTER, &reg.range);
+		on = false;
+		return;
+	}
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return;
+	on = true;
+	if (!ioctl(uffd, UFFDIO_WRITEPROTECT, &wp))
+		count(OP_uffd_wp_protect);
 }
 
 static void *uffd_thread(void *arg)
@@ -1317,7 +1357,7 @@ static void *uffd_thread(void *arg)
 		beat(s);
 		gate_wait(s);
 		if (!(n++ % 16))
-			uffd_wp_churn();
+			uffd_wp_churn(&seed);
 		if (gen[p]) {
 			/* filled by an earlier round: make it a hole again */
 			if (has_fd())
