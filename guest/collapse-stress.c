@@ -113,7 +113,7 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(uffd_touch) x(uffd_wp) x(uffd_wp_protect) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
 	x(hwpoison_eio) x(longterm_pin) x(empty_collapse) x(collapse) x(collapse_injected) x(process_madvise) \
-	x(memcg_squeeze) x(squeeze_collapse) x(squeeze_enomem)
+	x(memcg_squeeze) x(squeeze_collapse)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum op { OPS(OP_ENUM) NR_OPS };
@@ -134,7 +134,8 @@ struct slot {
 /* Shared between a scenario process and the parent. */
 struct stats {
 	atomic_ulong ops[NR_OPS];
-	atomic_ulong result[2][NR_ERRNO];	/* madvise, process_madvise */
+	/* madvise, process_madvise, madvise during a memcg squeeze */
+	atomic_ulong result[3][NR_ERRNO];
 	atomic_int nviol;
 	char viol[MAX_VIOL][240];
 	atomic_int nslots;
@@ -162,6 +163,7 @@ static atomic_bool gate;
 static atomic_int gate_members, gate_parked;
 static long bad_page = -1;
 static atomic_bool stop;
+static bool any_hang;		/* a scenario left tasks stuck */
 static atomic_int forks;	/* 2 per fork(): it ends vmsplice's hold on anon */
 
 /* ---- small helpers -------------------------------------------------- */
@@ -1505,15 +1507,14 @@ static void memcg_squeeze(void)
 	write_file(p, v);
 	/*
 	 * Collapse every range now: those the mutators split must charge a
-	 * new huge page, and fail to.  (Not the ext4 file: its collapse reads
-	 * pages in, whose charges would have to reclaim the file's own.)
+	 * new huge page, and fail to.
 	 */
-	for (r = 0; r < NR_RANGES && kind != FILE_EXT4 && !no_collapse; r++) {
+	for (r = 0; r < NR_RANGES && !no_collapse; r++) {
 		int ret = madvise(map + r * HPAGE, HPAGE, MADV_COLLAPSE);
 
 		count(OP_squeeze_collapse);
-		if (ret && errno == ENOMEM)
-			count(OP_squeeze_enomem);
+		atomic_fetch_add(&st->result[2][errno_slot(ret ? errno : 0)],
+				 1);
 	}
 	usleep(300000);
 	write_file(p, "max");
@@ -1608,7 +1609,13 @@ static void *system_thread(void *arg)
 				mthp_toggle(&seed);
 			break;
 		case 9:
-			if (!squeeze || !cg_dir[0] || now_ms() < next_squeeze)
+			/*
+			 * Not the ext4 file: its collapses read pages in,
+			 * charged to the caller's cgroup as read(2) charges
+			 * them, which a squeeze turns into a memcg OOM kill.
+			 */
+			if (!squeeze || !cg_dir[0] || kind == FILE_EXT4 ||
+			    now_ms() < next_squeeze)
 				break;
 			next_squeeze = now_ms() + 3000;
 			memcg_squeeze();
@@ -2278,6 +2285,8 @@ static int run_scenario(enum kind k)
 	print_results(0);
 	printf("},\"process_madvise\":{");
 	print_results(1);
+	printf("},\"squeeze_madvise\":{");
+	print_results(2);
 	printf("},\"trace\":{");
 	pthread_mutex_lock(&codes_lock);
 	for (i = 0; i < ncodes; i++)
@@ -2289,8 +2298,31 @@ static int run_scenario(enum kind k)
 	for (i = 0; i < atomic_load(&st->nviol) && i < MAX_VIOL; i++)
 		printf("#   violation: %s\n", st->viol[i]);
 	fflush(stdout);
+	any_hang |= hung;
 	return atomic_load(&st->nviol) + hung + leaks + (ooms > 0) +
 	       !(exited && WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
+/*
+ * The end of the run (trace off, knobs back) must not wait for tasks a
+ * hung scenario left stuck: after 60 s, show where it waits and exit.
+ */
+static atomic_bool end_done;
+static int end_status;
+
+static void *end_watchdog(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 600 && !atomic_load(&end_done); i++)
+		usleep(100000);
+	if (atomic_load(&end_done))
+		return NULL;
+	printf("# collapse-stress: the end of the run is stuck for 60 s:\n");
+	dump_process(getpid());
+	fflush(stdout);
+	_exit(end_status);
 }
 
 int main(int argc, char **argv)
@@ -2298,7 +2330,7 @@ int main(int argc, char **argv)
 	bool want[NR_KINDS];
 	int opt, bad = 0, k;
 	char *w;
-	pthread_t tt;
+	pthread_t tt, tw;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (k = 0; k < NR_KINDS; k++)
@@ -2367,11 +2399,21 @@ int main(int argc, char **argv)
 		}
 		bad += run_scenario(k);
 	}
+	printf("# collapse-stress: %d violation(s), hang(s) and leak(s)\n", bad);
+	end_status = bad && !stock ? 1 : 0;
+	pthread_create(&tw, NULL, end_watchdog, NULL);
 	atomic_store(&trace_stop, true);
 	if (!debug_trace)
 		pthread_join(tt, NULL);
 	trace_enable(false);
-	knobs_restore();
-	printf("# collapse-stress: %d violation(s), hang(s) and leak(s)\n", bad);
-	return bad && !stock ? 1 : 0;
+	/*
+	 * Stuck tasks may hold what restoring the knobs waits for (stopping
+	 * a khugepaged stuck in a collapse): leave them as they are.
+	 */
+	if (any_hang)
+		printf("# collapse-stress: a scenario hung: sysfs knobs not restored\n");
+	else
+		knobs_restore();
+	atomic_store(&end_done, true);
+	return end_status;
 }

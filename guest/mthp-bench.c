@@ -146,6 +146,7 @@ int main(int argc, char **argv)
 	static const struct mix mixes[] = {
 		{ "2M", 1UL << 9, 511 },
 		{ "64K", 1UL << 4, 511 },
+		{ "64K,none=255", 1UL << 4, 255 },
 		{ "16K+64K+2M", (1UL << 2) | (1UL << 4) | (1UL << 9), 511 },
 		{ "all", 0x3fc, 511 },
 		{ "all,none=255", 0x3fc, 255 },
