@@ -2139,6 +2139,23 @@ static void print_results(int who)
 }
 
 /* Run one scenario under the watchdog; returns its violations + hangs. */
+/* Copy a scenario's output to ours until it closes, or hangs. */
+static atomic_bool copy_done;
+
+static void *copy_output(void *arg)
+{
+	int fd = (long)arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(1, buf, n) < 0)
+			break;
+	close(fd);
+	atomic_store(&copy_done, true);
+	return NULL;
+}
+
 static int run_scenario(enum kind k)
 {
 	unsigned long last[MAX_SLOTS] = { 0 };
@@ -2147,6 +2164,8 @@ static int run_scenario(enum kind k)
 	int i, j, status = 0, hung = 0, leaks = 0, nslots;
 	long ooms = 0;
 	bool exited = false;
+	pthread_t copier;
+	int out[2];
 	pid_t pid;
 
 	memset(st, 0, sizeof(*st));
@@ -2164,13 +2183,28 @@ static int run_scenario(enum kind k)
 		 kind_name[k]);
 	if (!cg_root[0])
 		cg_dir[0] = 0;
+	/*
+	 * The scenario writes to a pipe that a thread of ours copies to our
+	 * stdout: a scenario that hangs keeps its end open, and it must not
+	 * be the end of the guest's capture of our output, which would then
+	 * wait for the hung tasks for good.
+	 */
+	if (pipe(out))
+		return 1;
 	pid = fork();
 	if (pid < 0)
 		return 1;
 	if (!pid) {
+		close(out[0]);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		close(out[1]);
 		memcg_enter(k);
 		_exit(scenario());
 	}
+	close(out[1]);
+	atomic_store(&copy_done, false);
+	pthread_create(&copier, NULL, copy_output, (void *)(long)out[0]);
 	start = now_ms();
 	for (i = 0; i < MAX_SLOTS; i++)
 		seen[i] = start;
@@ -2216,6 +2250,13 @@ static int run_scenario(enum kind k)
 		}
 	}
 	end = now_ms();
+	/* its output first (a hung scenario's copier is left behind) */
+	for (j = 0; j < 50 && !atomic_load(&copy_done); j++)
+		usleep(100000);
+	if (atomic_load(&copy_done))
+		pthread_join(copier, NULL);
+	else
+		pthread_detach(copier);
 	mthp_restore();
 
 	/* Nothing leaks: the counters come back once the memory is gone. */
