@@ -49,6 +49,26 @@ static void must_write(const char *path, const char *val)
 		exit(1);
 }
 
+/* TLB shootdown IPIs received, all CPUs (x86 /proc/interrupts "TLB:") */
+static long tlb_shootdowns(void)
+{
+	char line[1024], *p, *end;
+	long sum = -1, v;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		p = line + strspn(line, " ");
+		if (strncmp(p, "TLB:", 4))
+			continue;
+		sum = 0;
+		for (p += 4; (v = strtol(p, &end, 10)), end != p; p = end)
+			sum += v;
+	}
+	if (f)
+		fclose(f);
+	return sum;
+}
+
 /* khugepaged's CPU time in ms, -1 if it is not running */
 static long khugepaged_cpu_ms(void)
 {
@@ -179,7 +199,9 @@ int main(int argc, char **argv)
 			if (quick && (o == 2 || m == 1 || m == 2 || m == 5))
 				continue;
 			long present0, large0, present, large, last_p = -1, last_l = -1;
-			long cpu0, scans, stable_since = -1, npages = 0, i;
+			long cpu0, cpu, tlb0, tlb, scans, stable_since = -1;
+			long npages = 0, i;
+			double mb_collapsed;
 			long long t0, steady = -1;
 			char *raw, *base, val[16];
 			double before, after;
@@ -210,6 +232,7 @@ int main(int argc, char **argv)
 			set_sizes(mixes[m].orders);
 			usleep(100000);
 			cpu0 = khugepaged_cpu_ms();
+			tlb0 = tlb_shootdowns();
 			t0 = now_ns();
 			madvise(base, n * pagesize, MADV_HUGEPAGE);
 			/* steady: no change over two full scans (60 s at most) */
@@ -231,18 +254,23 @@ int main(int argc, char **argv)
 					break;
 			}
 			census(base, n, &present, &large);
+			tlb = tlb_shootdowns() - tlb0;
+			cpu = cpu0 < 0 ? 0 : khugepaged_cpu_ms() - cpu0;
+			/* memory that went into large folios, in MB */
+			mb_collapsed = (double)(large - large0) * pagesize / (1 << 20);
 			after = access_ns(base, pages, npages, accesses);
 			printf("BENCH {\"bench\":\"mthp\",\"kind\":\"%d%%/%s\",\"occupancy\":%d,"
 			       "\"mix\":\"%s\",\"max_ptes_none\":%d,\"faulted\":%ld,"
 			       "\"present_before\":%ld,\"present_after\":%ld,\"large\":%ld,"
 			       "\"coverage\":%.4f,\"bloat\":%.4f,\"cpu_ms\":%ld,\"steady_ms\":%lld,"
+			       "\"mb_collapsed\":%.2f,\"tlb_shootdowns\":%ld,"
 			       "\"access_before_ns\":%.2f,\"access_after_ns\":%.2f}\n",
 			       occupancy[o], mixes[m].name, occupancy[o], mixes[m].name,
 			       mixes[m].max_ptes_none, npages, present0, present, large,
 			       present ? (double)large / present : 0.0,
 			       present0 ? (double)(present - present0) / present0 : 0.0,
-			       cpu0 < 0 ? 0 : khugepaged_cpu_ms() - cpu0,
-			       steady < 0 ? 0 : steady / 1000000, before, after);
+			       cpu, steady < 0 ? 0 : steady / 1000000, mb_collapsed,
+			       tlb0 < 0 ? -1 : tlb, before, after);
 			munmap(raw, n * pagesize + PMD_SIZE);
 			free(pages);
 		}
