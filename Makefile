@@ -15,7 +15,11 @@
 #
 # Variables: BASE (6.1 6.12), KERNEL (patched|stock), FLAVOUR (debug|kasan;
 # make stress: kasan), KERNEL_TREE (apply onto your own git tree), CACHE,
-# RESULTS, SOAK, STRESS_SECONDS.  See README.md.
+# RESULTS, SOAK, STRESS_SECONDS; the guest: RUN_TIMEOUT (make run's
+# command limit, s), GUEST_CPUS (2), GUEST_MEM (3G), GUEST_CMDLINE (more
+# kernel parameters), GUEST_TIMEOUT (QEMU's limit, s).  make run exits 1
+# if the command failed or the kernel log has a report (git bisect run).
+# See README.md.
 
 BASE ?= 6.1 6.12
 KERNEL ?= patched
@@ -64,8 +68,9 @@ check-patches: deps
 
 run: deps
 	@test -n "$$CMD" || { echo "usage: make run BASE=6.1 CMD='./khugepaged all:anon'"; exit 1; }
-	@for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b run "$$CMD" || exit 1; \
-	  cat "$$($(S)/result-dir.sh $$b)/run/results.tap"; done
+	@rc=0; for b in $(BASE); do $(call prepare,$$b) && $(S)/run-guest.sh $$b run "$$CMD" || exit 1; \
+	  r="$$($(S)/result-dir.sh $$b)/run"; cat "$$r/results.tap"; \
+	  grep -q '^  "failed": 0,' "$$r/summary.json" || rc=1; done; exit $$rc
 
 bench: deps
 	@$(S)/bench.sh $(BENCH)
