@@ -8,7 +8,8 @@
 #  - the tree at that patch builds the kernel objects the series changes with
 #    W=1, and no W=1 warning appears in a changed file that the base does not
 #    have (each patch builds on its own);
-#  - the selftest programs the patch changes compile with -Wall -Werror.
+#  - the selftest programs the patch changes compile with -Wall -Werror;
+# and, first, shellcheck (warnings and errors) on the tooling's own scripts.
 # Needs a patched kernel's .config (make kernel BASE=...; debug, else kasan): the objects
 # are built in $CACHE/build/<base>-check from a worktree at $CACHE/src/<base>-check.
 # Exit status 1 when any patch fails; the summary lists each patch's verdict.
@@ -115,6 +116,15 @@ check_one_base() { # base
 	done
 	git -C "$chk" checkout -q -f --detach "$base_sha"
 }
+
+# The tooling itself: shellcheck on every shell script.
+if out=$(cd "$TOP" && shellcheck -x -S warning scripts/*.sh guest/init .ci/run 2>&1); then
+	printf '%-4s shellcheck: scripts/*.sh guest/init .ci/run\n' ok
+else
+	printf '%-4s shellcheck: scripts/*.sh guest/init .ci/run\n' FAIL
+	printf '%s\n' "$out" | head -n 30
+	failed=1
+fi
 
 for b in "$@"; do
 	check_one_base "$b"

@@ -9,6 +9,7 @@ pkgs=(
 	kmod xz-utils ccache git python3 python3-ply	# kernel build, checkpatch
 	qemu-system-x86 e2fsprogs	# guest
 	gnuplot-nox			# bench plots
+	shellcheck			# make check-patches
 )
 
 missing=()
