@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 {
 	static const struct mix mixes[] = {
 		{ "2M", 1UL << 9, 511 },
+		{ "16K", 1UL << 2, 511 },
 		{ "64K", 1UL << 4, 511 },
 		{ "64K,none=255", 1UL << 4, 255 },
 		{ "16K+64K+2M", (1UL << 2) | (1UL << 4) | (1UL << 9), 511 },
@@ -195,8 +196,12 @@ int main(int argc, char **argv)
 
 	for (o = 0; o < sizeof(occupancy) / sizeof(occupancy[0]); o++) {
 		for (m = 0; m < sizeof(mixes) / sizeof(mixes[0]); m++) {
-			/* quick (CI): 10% and 50%, sizes 2M, all, all at 255 */
-			if (quick && (o == 2 || m == 1 || m == 2 || m == 5))
+			/* quick (CI): 10% and 50%; 2M, 16K, all, all at 255 */
+			if (quick && (o == 2 ||
+				      (strcmp(mixes[m].name, "2M") &&
+				       strcmp(mixes[m].name, "16K") &&
+				       strcmp(mixes[m].name, "all") &&
+				       strcmp(mixes[m].name, "all,none=255"))))
 				continue;
 			long present0, large0, present, large, last_p = -1, last_l = -1;
 			long cpu0, cpu, tlb0, tlb, scans, stable_since = -1;
