@@ -112,7 +112,8 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
 	x(uffd_touch) x(uffd_wp) x(uffd_wp_protect) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
-	x(hwpoison_eio) x(longterm_pin) x(empty_collapse) x(collapse) x(collapse_injected) x(process_madvise) \
+	x(hwpoison_eio) x(longterm_pin) x(empty_collapse) x(nohugepage) \
+	x(collapse) x(collapse_injected) x(process_madvise) \
 	x(memcg_squeeze) x(squeeze_collapse)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
@@ -1144,6 +1145,17 @@ static void mutate(struct mutator *m)
 	case 10:
 		count(OP_cold);
 		madvise(a, n * PAGE, MADV_COLD);
+		/*
+		 * Now and then the range is not eligible for a moment: a
+		 * collapse that revalidates its VMA then stops
+		 * (SCAN_VMA_CHECK).
+		 */
+		if (!(rnd(&m->seed) % 4)) {
+			count(OP_nohugepage);
+			madvise(map + first * PAGE, HPAGE, MADV_NOHUGEPAGE);
+			usleep(1000);
+			madvise(map + first * PAGE, HPAGE, MADV_HUGEPAGE);
+		}
 		break;
 	case 11:
 		if (!(rnd(&m->seed) % 8))
