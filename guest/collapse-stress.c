@@ -18,10 +18,10 @@
  *       poisoned where the kernel has MEMORY_FAILURE; on 6.12 a page inside
  *       a huge page that cannot be split sends the poisoning thread a
  *       SIGBUS, which is expected)
- *   -M  no memcg squeeze (default: every 3 s the threads that allocate
- *       park and the scenario's cgroup gets no swap and memory.max 1 MB
- *       above its usage for 300 ms, so that collapses fail to charge their
- *       huge page; an OOM kill in the cgroup fails the run)
+ *   -M  no memcg squeeze (default: every 3 s a process of the scenario in
+ *       a memory cgroup of its own gets memory.max 1 MB above its usage and
+ *       collapses the shared ranges and an anonymous range of its own, whose
+ *       huge page charges must fail; an OOM kill fails the run)
  *
  * Each scenario is a process with five 2 MB ranges of one kind of memory:
  *   0 stable    written once; readers check bytes, SEEK_DATA/SEEK_HOLE and
@@ -153,14 +153,6 @@ static bool inject = true, stock, no_collapse, debug_trace, squeeze = true;
  * must come back to (nearly) zero once the scenario is gone.
  */
 static char cg_root[128], cg_dir[192];
-/*
- * A squeeze first parks every thread that may allocate memory outside a
- * collapse (mutators, readers, the userfaultfd thread): with swap closed
- * to the cgroup, their 4K charges would have nothing to reclaim and end
- * in a memcg OOM kill, which only the collapse must not cause.
- */
-static atomic_bool gate;
-static atomic_int gate_members, gate_parked;
 static long bad_page = -1;
 static atomic_bool stop;
 static bool any_hang;		/* a scenario left tasks stuck */
@@ -305,31 +297,6 @@ static void *slot_done(struct slot *s)
 static void beat(struct slot *s)
 {
 	atomic_fetch_add(&s->beat, 1);
-}
-
-/* A thread that may allocate: it parks while a squeeze runs. */
-static void gate_join(void)
-{
-	atomic_fetch_add(&gate_members, 1);
-}
-
-static void gate_leave(void)
-{
-	atomic_fetch_sub(&gate_members, 1);
-}
-
-static void gate_wait(struct slot *s)
-{
-	long long until = now_ms() + 5000;
-
-	if (!atomic_load(&gate))
-		return;
-	atomic_fetch_add(&gate_parked, 1);
-	while (atomic_load(&gate) && !atomic_load(&stop) && now_ms() < until) {
-		beat(s);
-		usleep(1000);
-	}
-	atomic_fetch_sub(&gate_parked, 1);
 }
 
 static void count(enum op op)
@@ -653,7 +620,6 @@ static void *reader(void *arg)
 	static __thread char buf[PAGE];
 	unsigned char vec[PPR];
 
-	gate_join();
 	while (!atomic_load(&stop)) {
 		unsigned long r = rnd(&seed) % 2;	/* stable or cold */
 		unsigned long p = r * PPR + rnd(&seed) % PPR;
@@ -722,9 +688,7 @@ static void *reader(void *arg)
 		}
 		n++;
 		beat(s);
-		gate_wait(s);
 	}
-	gate_leave();
 	return slot_done(s);
 }
 
@@ -1265,16 +1229,13 @@ static void *mutator(void *arg)
 		violation("mutator setup: %s", strerror(errno));
 		return slot_done(s);
 	}
-	gate_join();
 	while (!atomic_load(&stop)) {
-		gate_wait(s);
 		mutate(m);
 		beat(s);
 		/* a regular file collapses only while nobody writes it */
 		if (kind == FILE_EXT4)
 			usleep(rnd(&m->seed) % 20000);
 	}
-	gate_leave();
 	if (m->pinned >= 0)
 		pin_check(m);
 	if (m->lpinned >= 0)
@@ -1360,7 +1321,6 @@ static void *uffd_thread(void *arg)
 	struct slot *s = slot_new(arg);
 	static char buf[PAGE];
 
-	gate_join();
 	while (!atomic_load(&stop)) {
 		unsigned long p = R_UFFD * PPR + (rnd(&seed) % (PPR / 2)) * 2 + 1;
 		struct pollfd pfd = { .fd = uffd, .events = POLLIN };
@@ -1371,7 +1331,6 @@ static void *uffd_thread(void *arg)
 		pthread_t th;
 
 		beat(s);
-		gate_wait(s);
 		if (!(n++ % 16))
 			uffd_wp_churn(&seed);
 		if (gen[p]) {
@@ -1428,7 +1387,6 @@ static void *uffd_thread(void *arg)
 				  p);
 		gen[p] = 2;
 	}
-	gate_leave();
 	return slot_done(s);
 }
 
@@ -1475,78 +1433,25 @@ static void mthp_toggle(unsigned long *seed)
 		closedir(d);
 }
 
-static long memcg_current_kb(void)
+/* memory.current of the scenario's cgroup (@sub "") or its squeeze one */
+static long memcg_current_kb(const char *sub)
 {
 	char p[256], v[32];
 
-	snprintf(p, sizeof(p), "%s/memory.current", cg_dir);
+	snprintf(p, sizeof(p), "%s%s/memory.current", cg_dir, sub);
 	if (!cg_dir[0] || read_file(p, v, sizeof(v)))
 		return 0;
 	return atol(v) / 1024;
 }
 
-/*
- * Squeeze the scenario's memory cgroup: swap closed to it and memory.max
- * 1 MB above what it uses, for 300 ms.  With nothing it can reclaim (shmem
- * and anon cannot go to swap; only the ext4 file's clean page cache can
- * go), a collapse's 2 MB charge fails (SCAN_CGROUP_CHARGE_FAIL): the
- * charge of an order above PAGE_ALLOC_COSTLY_ORDER never invokes the OOM
- * killer.  Every other thread that may allocate is parked first (gate);
- * if one does not park within 2 s the squeeze is skipped.  Nothing may be
- * killed: memory.events' oom_kill is checked at the end.
- */
-static void memcg_squeeze(void)
-{
-	char p[256], v[32], swap_p[256], swap_saved[32];
-	long long until = now_ms() + 2000;
-	long cur;
-	int r;
-
-	atomic_store(&gate, true);
-	while (atomic_load(&gate_parked) < atomic_load(&gate_members) &&
-	       now_ms() < until && !atomic_load(&stop))
-		usleep(1000);
-	cur = memcg_current_kb();
-	if (atomic_load(&gate_parked) < atomic_load(&gate_members) || !cur) {
-		atomic_store(&gate, false);
-		return;
-	}
-	/* without swap accounting, a squeeze would only swap pages out */
-	snprintf(swap_p, sizeof(swap_p), "%s/memory.swap.max", cg_dir);
-	if (read_file(swap_p, swap_saved, sizeof(swap_saved)) ||
-	    write_file(swap_p, "0")) {
-		atomic_store(&gate, false);
-		return;
-	}
-	snprintf(p, sizeof(p), "%s/memory.max", cg_dir);
-	snprintf(v, sizeof(v), "%ld", (cur + 1024) * 1024);
-	count(OP_memcg_squeeze);
-	write_file(p, v);
-	/*
-	 * Collapse every range now: those the mutators split must charge a
-	 * new huge page, and fail to.
-	 */
-	for (r = 0; r < NR_RANGES && !no_collapse; r++) {
-		int ret = madvise(map + r * HPAGE, HPAGE, MADV_COLLAPSE);
-
-		count(OP_squeeze_collapse);
-		atomic_fetch_add(&st->result[2][errno_slot(ret ? errno : 0)],
-				 1);
-	}
-	usleep(300000);
-	write_file(p, "max");
-	write_file(swap_p, swap_saved);
-	atomic_store(&gate, false);
-}
-
-/* memory.events' oom_kill of the scenario's memory cgroup */
-static long memcg_oom_kills(void)
+/* memory.events' oom_kill of the scenario's cgroup or its squeeze one */
+static long memcg_oom_kills(const char *sub)
 {
 	char p[256], line[128];
 	long n = 0;
 	FILE *f;
 
-	snprintf(p, sizeof(p), "%s/memory.events", cg_dir);
+	snprintf(p, sizeof(p), "%s%s/memory.events", cg_dir, sub);
 	f = cg_dir[0] ? fopen(p, "r") : NULL;
 	while (f && fgets(line, sizeof(line), f))
 		sscanf(line, "oom_kill %ld", &n);
@@ -1555,13 +1460,86 @@ static long memcg_oom_kills(void)
 	return n;
 }
 
+#define SQUEEZE_CG "-squeeze"
+
+/*
+ * The squeezer: a process of the scenario in a memory cgroup of its own
+ * (a sibling of the scenario's), so that a squeeze limits only what it
+ * charges itself.  Every 3 s it sets memory.max 1 MB above its usage and
+ * collapses every shared range and a range of anonymous memory of its own
+ * (one page written in it): each collapse's huge page is charged to the
+ * squeezer's cgroup and must fail to (SCAN_CGROUP_CHARGE_FAIL; the charge
+ * of an order above PAGE_ALLOC_COSTLY_ORDER never invokes the OOM killer),
+ * with nothing lost.  Swap stays open to that cgroup: if a collapse by
+ * khugepaged through the squeezer's mm charged it between the read of
+ * memory.current and the write of memory.max, the write reclaims by
+ * swapping and never has to OOM-kill (lowering memory.max below the usage
+ * of the scenario's own cgroup, as this used to, did once).
+ *
+ * Not the ext4 file's ranges: a collapse there reads missing pages in,
+ * charged as read(2) would charge them, into the squeezed cgroup.
+ */
+static void squeezer(void)
+{
+	pid_t parent = getppid();
+	char p[256], v[32];
+	char *own;
+	int r;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	snprintf(p, sizeof(p), "%s" SQUEEZE_CG "/cgroup.procs", cg_dir);
+	snprintf(v, sizeof(v), "%d", getpid());
+	if (write_file(p, v))
+		_exit(0);
+	/* the scenario's anonymous memory is not ours to collapse */
+	if (kind == ANON)
+		munmap(map, SIZE);
+	own = map_aligned(HPAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	snprintf(p, sizeof(p), "%s" SQUEEZE_CG "/memory.max", cg_dir);
+	while (!atomic_load(&st->finished) && getppid() == parent) {
+		long cur;
+
+		sleep(3);
+		if (own) {
+			/* 4K pages again, whatever khugepaged made of them */
+			madvise(own, HPAGE, MADV_DONTNEED);
+			memset(own + PAGE, 0x5a, PAGE);
+		}
+		cur = memcg_current_kb(SQUEEZE_CG);
+		if (!cur)
+			continue;
+		snprintf(v, sizeof(v), "%ld", (cur + 1024) * 1024);
+		if (write_file(p, v))
+			continue;
+		count(OP_memcg_squeeze);
+		for (r = 0; r <= NR_RANGES; r++) {
+			char *a = r < NR_RANGES ? map + r * HPAGE : own;
+			int ret;
+
+			if ((r < NR_RANGES && (kind == ANON || kind == FILE_EXT4)) ||
+			    !a || no_collapse)
+				continue;
+			ret = madvise(a, HPAGE, MADV_COLLAPSE);
+			count(OP_squeeze_collapse);
+			atomic_fetch_add(&st->result[2][errno_slot(ret ? errno : 0)],
+					 1);
+		}
+		write_file(p, "max");
+		if (own && (own[0] || own[PAGE] != 0x5a ||
+			    own[2 * PAGE - 1] != 0x5a || own[2 * PAGE]))
+			violation("squeezer: its own anonymous range changed across a squeezed collapse");
+	}
+	_exit(0);
+}
+
 static void *system_thread(void *arg)
 {
 	unsigned long seed = gettid() * 12345UL + 5;
 	struct slot *s = slot_new(arg);
 	char kh_fail[64] = "";
 	int kh = khugepaged_pid();
-	long long next_compact = 0, next_drop = 0, next_squeeze = 0;
+	long long next_compact = 0, next_drop = 0;
 
 	if (inject && kh > 0)
 		snprintf(kh_fail, sizeof(kh_fail), "/proc/%d/make-it-fail", kh);
@@ -1622,18 +1600,6 @@ static void *system_thread(void *arg)
 		case 8:
 			if (kind == ANON)
 				mthp_toggle(&seed);
-			break;
-		case 9:
-			/*
-			 * Not the ext4 file: its collapses read pages in,
-			 * charged to the caller's cgroup as read(2) charges
-			 * them, which a squeeze turns into a memcg OOM kill.
-			 */
-			if (!squeeze || !cg_dir[0] || kind == FILE_EXT4 ||
-			    now_ms() < next_squeeze)
-				break;
-			next_squeeze = now_ms() + 3000;
-			memcg_squeeze();
 			break;
 		default:
 			break;
@@ -1734,6 +1700,8 @@ static int scenario(void)
 	pid = no_collapse ? -1 : fork();
 	if (!pid)
 		remote_collapser(getppid());
+	if (squeeze && cg_dir[0] && !fork())
+		squeezer();
 	if (!no_collapse) {
 		pthread_create(&th[n++], NULL, collapser, "collapser-1");
 		pthread_create(&th[n++], NULL, collapser, "collapser-2");
@@ -2060,6 +2028,8 @@ static void memcg_enter(enum kind k)
 	snprintf(cg_dir, sizeof(cg_dir), "%s/collapse-stress-%s", cg_root,
 		 kind_name[k]);
 	mkdir(cg_dir, 0755);
+	snprintf(p, sizeof(p), "%s" SQUEEZE_CG, cg_dir);
+	mkdir(p, 0755);
 	snprintf(p, sizeof(p), "%s/cgroup.procs", cg_dir);
 	snprintf(pid, sizeof(pid), "%d", getpid());
 	if (write_file(p, pid))
@@ -2294,7 +2264,8 @@ static int run_scenario(enum kind k)
 		 */
 		for (j = 0; j < 20; j++) {
 			bool back = mthp_anon_kb() <= mthp_before &&
-				    memcg_current_kb() <= 2048;
+				    memcg_current_kb("") <= 2048 &&
+				    memcg_current_kb(SQUEEZE_CG) <= 2048;
 
 			usleep(500000);
 			write_file("/proc/sys/vm/drop_caches", "3");
@@ -2321,17 +2292,28 @@ static int run_scenario(enum kind k)
 			       kind_name[k], mthp_before, mthp_after);
 			leaks++;
 		}
-		if (memcg_current_kb() > 2048) {
-			printf("# LEAK %s: the scenario's memcg still has %ld kB charged\n",
-			       kind_name[k], memcg_current_kb());
-			leaks++;
+		for (i = 0; i < 2; i++) {
+			const char *sub = i ? SQUEEZE_CG : "";
+			long kb = memcg_current_kb(sub), n;
+
+			if (kb > 2048) {
+				printf("# LEAK %s: memory cgroup %s%s still has %ld kB charged\n",
+				       kind_name[k], cg_dir, sub, kb);
+				leaks++;
+			}
+			n = memcg_oom_kills(sub);
+			if (n)
+				printf("# OOM %s: %ld task(s) of memory cgroup %s%s OOM-killed\n",
+				       kind_name[k], n, cg_dir, sub);
+			ooms += n;
 		}
-		ooms = memcg_oom_kills();
-		if (ooms)
-			printf("# OOM %s: %ld task(s) of the scenario's memory cgroup OOM-killed\n",
-			       kind_name[k], ooms);
-		if (cg_dir[0])
+		if (cg_dir[0]) {
+			char p[256];
+
+			snprintf(p, sizeof(p), "%s" SQUEEZE_CG, cg_dir);
+			rmdir(p);
 			rmdir(cg_dir);
+		}
 	}
 
 	printf("STRESS {\"scenario\":\"%s\",\"seconds\":%lld,\"ops\":{",
