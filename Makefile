@@ -13,7 +13,9 @@
 #   make tree BASE=6.1    a work tree: base commit + one commit per patch
 #   make export BASE=6.1  write series/6.1/ from the work tree's commits
 #
-# Variables: BASE (6.1 6.12), KERNEL (patched|stock), FLAVOUR (debug|kasan;
+# Variables: BASE (6.1 6.12), KERNEL (patched|stock|work: work boots the
+# work tree of 'make tree' as it is, uncommitted edits included, with test
+# programs built from it; results in results/<base>-work-*), FLAVOUR (debug|kasan;
 # make stress: kasan), KERNEL_TREE (apply onto your own git tree), CACHE,
 # RESULTS, SOAK, STRESS_SECONDS; the guest: RUN_TIMEOUT (make run's
 # command limit, s), GUEST_CPUS (2), GUEST_MEM (3G), GUEST_CMDLINE (more

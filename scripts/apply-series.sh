@@ -12,6 +12,15 @@ check_base "$base"
 repo=$(repo_dir "$base")
 read -r base_sha base_desc <"$CACHE/src/$(tree_id "$base").base"
 
+# KERNEL=work: the developer's work tree is used as it is, edits included.
+if [ "$KERNEL" = work ]; then
+	work=$(src_dir "$base" work)
+	[ -e "$work/.git" ] || die "no work tree of $base at $work: make tree BASE=$base"
+	msg "using the work tree of $base as it is: $work$(tree_dirty "$work")"
+	git -C "$work" log --oneline "$base_sha..HEAD" | sed 's/^/    /'
+	exit 0
+fi
+
 # The branch the patched tree is on; namespaced so a user tree is not clobbered.
 branch="khugepaged-series/$base-applied"
 

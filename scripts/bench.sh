@@ -15,6 +15,9 @@ full) arg= ;;
 *) die "usage: bench.sh quick|full" ;;
 esac
 out=$RESULTS/bench
+# KERNEL=work: the work trees as they are stand for the patched kernels.
+mine=patched
+[ "$KERNEL" = work ] && mine=work
 rm -rf "$out"
 mkdir -p "$out"
 
@@ -39,10 +42,10 @@ bench_on() {
 # 6.1 and the upstream reference, then mthp-bench (khugepaged collapse of
 # anonymous memory into the enabled sizes) on stock and patched 6.12.
 bench_on 6.1 stock stock-6.1 collapse-bench
-bench_on 6.1 patched patched-6.1 collapse-bench
+bench_on 6.1 "$mine" patched-6.1 collapse-bench
 bench_on 6.12 stock stock-6.12 collapse-bench
 bench_on 6.12 stock mthp-stock-6.12 mthp-bench
-bench_on 6.12 patched mthp-patched-6.12 mthp-bench
+bench_on 6.12 "$mine" mthp-patched-6.12 mthp-bench
 
 msg "writing the report"
 "$TOP/scripts/bench-report" "$out" "$mode" stock-6.1 patched-6.1 stock-6.12

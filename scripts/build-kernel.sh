@@ -1,5 +1,5 @@
 #!/bin/bash
-# build-kernel.sh BASE: build the bzImage of the KERNEL (patched|stock) tree
+# build-kernel.sh BASE: build the bzImage of the KERNEL (patched|stock|work) tree
 # of BASE in the FLAVOUR (debug|kasan) configuration, out of tree, with ccache.
 # Config: tinyconfig + config/common.config + config/BASE.config (+ kasan).
 set -eu
@@ -22,7 +22,7 @@ kmake() { make -C "$src" O="$out" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@";
 ccache -M 20G >/dev/null
 
 # (Re)generate .config when a fragment or the tree's Kconfig changed.
-key=$(cat "${frags[@]}" | sha256sum | cut -c1-16)-$(git -C "$src" rev-parse HEAD)
+key=$(cat "${frags[@]}" | sha256sum | cut -c1-16)-$(tree_key "$src")
 if [ ! -f "$out/.config" ] || [ "$(cat "$out/.config.key" 2>/dev/null)" != "$key" ]; then
 	msg "configuring $base $KERNEL $FLAVOUR: tinyconfig + ${frags[*]##*/}"
 	kmake -s tinyconfig >/dev/null

@@ -9,20 +9,20 @@ set -eu
 
 base=${1:?usage: build-tests.sh BASE}
 check_base "$base"
-src=$(src_dir "$base" patched)
+src=$(tests_src "$base")
 out=$(tests_dir "$base")
 sub=$(selftest_subdir "$src")
 ldflags="LDFLAGS=-static"
 
 # make does not see a new uapi header or new flags: start afresh when the
 # patched tree or the flags changed.
-key="$(git -C "$src" rev-parse HEAD) $ldflags"
+key="$(tree_key "$src") $ldflags"
 if [ "$(cat "$out/key" 2>/dev/null)" != "$key" ]; then
 	rm -rf "${out:?}/bin"
 fi
 mkdir -p "$out/bin"
 
-msg "installing the uapi headers of the patched $base tree"
+msg "installing the uapi headers of the ${src##*/} tree"
 run_logged "$out/headers.log" "headers_install" \
 	make -C "$src" O="$out/hdr" ARCH=x86_64 headers_install INSTALL_HDR_PATH="$out/hdr/usr"
 

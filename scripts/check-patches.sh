@@ -10,7 +10,7 @@
 #    have (each patch builds on its own);
 #  - the selftest programs the patch changes compile with -Wall -Werror;
 # and, first, shellcheck (warnings and errors) on the tooling's own scripts.
-# Needs a patched kernel's .config (make kernel BASE=...; debug, else kasan): the objects
+# Uses a patched kernel's .config (debug, else kasan; built when none is): the objects
 # are built in $CACHE/build/<base>-check from a worktree at $CACHE/src/<base>-check.
 # Exit status 1 when any patch fails; the summary lists each patch's verdict.
 set -eu
@@ -31,7 +31,11 @@ check_one_base() { # base
 	bld=$(build_dir "$base" check w1)
 	cfg=$(build_dir "$base" patched debug)/.config
 	[ -f "$cfg" ] || cfg=$(build_dir "$base" patched kasan)/.config
-	[ -f "$cfg" ] || die "no .config of a patched kernel: build one first (make kernel BASE=$base)"
+	if [ ! -f "$cfg" ]; then
+		# A cold cache: build the patched debug kernel make check boots anyway.
+		KERNEL=patched FLAVOUR=debug "$TOP/scripts/build-kernel.sh" "$base" >&2
+		cfg=$(build_dir "$base" patched debug)/.config
+	fi
 	worktree "$repo" "$chk" "$base_sha"
 	mkdir -p "$bld"
 	kmake() { make -C "$chk" O="$bld" ARCH=x86_64 CC="ccache gcc" -j"$(nproc)" "$@"; }

@@ -5,7 +5,7 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${CACHE:-$HOME/.cache/khugepaged-series}
 RESULTS=${RESULTS:-$TOP/results}
-KERNEL=${KERNEL:-patched}	# patched | stock
+KERNEL=${KERNEL:-patched}	# patched | stock | work
 FLAVOUR=${FLAVOUR:-debug}	# debug | kasan
 
 msg() { printf '==> %s\n' "$*"; }
@@ -21,7 +21,7 @@ base_field() { # base column
 
 check_base() {
 	base_field "$1" 2 >/dev/null
-	case $KERNEL in patched|stock) ;; *) die "KERNEL must be 'patched' or 'stock', not '$KERNEL'" ;; esac
+	case $KERNEL in patched|stock|work) ;; *) die "KERNEL must be 'patched', 'stock' or 'work', not '$KERNEL'" ;; esac
 	case $FLAVOUR in debug|kasan) ;; *) die "FLAVOUR must be 'debug' or 'kasan', not '$FLAVOUR'" ;; esac
 }
 
@@ -48,7 +48,20 @@ repo_dir() { # base
 }
 src_dir() { printf '%s/src/%s-%s' "$CACHE" "$(tree_id "$1")" "$2"; }	# base stock|patched|work
 build_dir() { printf '%s/build/%s-%s-%s' "$CACHE" "$(tree_id "$1")" "$2" "$3"; }	# base kernel flavour
-tests_dir() { printf '%s/tests/%s' "$CACHE" "$(tree_id "$1")"; }
+# The tree the test programs are built from: the patched one (the same
+# binaries then run on stock and patched kernels), or with KERNEL=work the
+# work tree as it is, into a directory of its own.
+tests_src() { if [ "$KERNEL" = work ]; then src_dir "$1" work; else src_dir "$1" patched; fi; }
+tests_dir() { printf '%s/tests/%s%s' "$CACHE" "$(tree_id "$1")" "$([ "$KERNEL" = work ] && echo -work)"; }
+# What a tree's contents are: its HEAD and a hash of its uncommitted edits.
+tree_key() { # src
+	printf '%s-%s' "$(git -C "$1" rev-parse HEAD)" \
+		"$( { git -C "$1" diff HEAD; git -C "$1" status --porcelain; } | sha256sum | cut -c1-12)"
+}
+# " (with uncommitted edits)" when the tree has some.
+tree_dirty() { # src
+	[ -z "$(git -C "$1" status --porcelain -uno)" ] || printf ' (with uncommitted edits)'
+}
 result_dir() { printf '%s/%s-%s-%s' "$RESULTS" "$(tree_id "$1")" "$2" "$3"; }	# base kernel flavour
 series_dir() { printf '%s/series/%s' "$TOP" "$1"; }
 
@@ -108,7 +121,7 @@ worktree() { # repo dir commit
 # selftest directory (names without .c), one per line.
 new_selftests() { # base
 	local src base_sha sub
-	src=$(src_dir "$1" patched)
+	src=$(tests_src "$1")
 	read -r base_sha _ <"$CACHE/src/$(tree_id "$1").base"
 	sub=$(selftest_subdir "$src")
 	git -C "$src" diff --name-only --diff-filter=A "$base_sha" HEAD -- "$sub/*.c" |

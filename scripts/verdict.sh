@@ -12,8 +12,8 @@ res=${2:?usage: verdict.sh BASE RESULT-DIR}
 read -r qrc secs <"$res/qemu.status"
 read -r base_sha base_desc <"$CACHE/src/$(tree_id "$base").base"
 src=$(src_dir "$base" "$KERNEL")
-head=$(git -C "$src" rev-parse HEAD)
-tests_head=$(git -C "$(src_dir "$base" patched)" rev-parse HEAD)
+head=$(git -C "$src" rev-parse HEAD)$(tree_dirty "$src")
+tests_head=$(git -C "$(tests_src "$base")" rev-parse HEAD)$(tree_dirty "$(tests_src "$base")")
 series=$(git -C "$src" log --reverse --format=%s "$base_sha..HEAD" | paste -sd'\t')
 
 # Kernel reports in the console log, each with a few lines of context.
