@@ -12,6 +12,8 @@
 #                         (SOAK=<minutes> for a long run)
 #   make tree BASE=6.1    a work tree: base commit + one commit per patch
 #   make export BASE=6.1  write series/6.1/ from the work tree's commits
+#                         (NEW_REVISION=1: keep the series as it is in
+#                         series/6.1/history/vN and export it as vN+1)
 #
 # Variables: BASE (6.1 6.12), KERNEL (patched|stock|work: work boots the
 # work tree of 'make tree' as it is, uncommitted edits included, with test
@@ -94,7 +96,7 @@ tree: deps
 	@for b in $(BASE); do $(S)/tree.sh $$b || exit 1; done
 
 export:
-	@for b in $(BASE); do $(S)/export-series.sh $$b || exit 1; done
+	@for b in $(BASE); do $(S)/export-series.sh $(if $(NEW_REVISION),--new-revision) $$b || exit 1; done
 
 deps:
 	@$(S)/deps.sh
