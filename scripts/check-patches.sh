@@ -20,6 +20,26 @@ set -eu
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 failed=0
 
+# What a commit message must mention to justify a checkpatch warning of
+# a kind (an extended regex, matched without case): the kind's name, or
+# the words a justification of it uses.
+justification() { # type
+	case $1 in
+	FILE_PATH_CHANGES) echo 'MAINTAINERS|FILE_PATH_CHANGES' ;;
+	AVOID_EXTERNS) echo 'extern' ;;
+	EMBEDDED_FUNCTION_NAME) echo "__func__|function('s)? name|EMBEDDED_FUNCTION_NAME" ;;
+	VOLATILE) echo 'volatile' ;;
+	ARRAY_SIZE) echo 'ARRAY_SIZE' ;;
+	OPEN_ENDED_LINE) echo "end(s)? with (a )?'?\\('?|OPEN_ENDED_LINE" ;;
+	AVOID_BUG) echo 'BUG' ;;
+	UNCOMMENTED_DEFINITION) echo 'comment|spinlock_t|UNCOMMENTED_DEFINITION' ;;
+	COMMIT_LOG_LONG_LINE) echo 'long line|line.* 75|COMMIT_LOG_LONG_LINE' ;;
+	SPACING) echo 'spac|SPACING' ;;
+	PARENTHESIS_ALIGNMENT) echo 'align|parenthes|PARENTHESIS_ALIGNMENT' ;;
+	*) echo "$1" ;;
+	esac
+}
+
 check_one_base() { # base
 	local base=$1 src repo base_sha chk bld cfg objs commits c n subj log out
 	check_base "$base"
@@ -87,12 +107,20 @@ check_one_base() { # base
 				verdict="FAIL"; why+=("checkpatch ERROR: $e")
 			fi
 		done < <(printf '%s\n' "$cp_out" | sed -n 's/^ERROR:[A-Z_]*: //p' | sort -u)
+		# Every WARNING and CHECK left must be justified in the message:
+		# it says "checkpatch", and names each kind (justification()).
 		types=$(printf '%s\n' "$cp_out" | sed -n 's/^\(WARNING\|CHECK\):\([A-Z_]*\):.*/\2/p' | sort -u | paste -sd, -)
 		if [ -n "$types" ]; then
-			if printf '%s' "$body" | grep -qi 'checkpatch'; then
-				why+=("checkpatch (justified in the message): $types")
-			else
+			local missing=()
+			for t in ${types//,/ }; do
+				printf '%s' "$body" | grep -qiE "$(justification "$t")" || missing+=("$t")
+			done
+			if ! printf '%s' "$body" | grep -qi 'checkpatch'; then
 				verdict="FAIL"; why+=("checkpatch warnings not justified in the message: $types")
+			elif [ ${#missing[@]} -gt 0 ]; then
+				verdict="FAIL"; why+=("checkpatch warnings the message does not justify: ${missing[*]}")
+			else
+				why+=("checkpatch (justified in the message): $types")
 			fi
 		fi
 		# W=1 build of the changed objects at this patch.
