@@ -304,20 +304,26 @@ static void count(enum op op)
 	atomic_fetch_add(&st->ops[op], 1);
 }
 
-/* A /proc/vmstat counter, -1 if there is none */
-static long vmstat(const char *name)
+/* The field @name of a /proc file of "name<sep> value" lines, -1 if none */
+static long proc_field(const char *path, const char *name, char sep)
 {
 	char line[128];
 	long v = -1;
 	size_t n = strlen(name);
-	FILE *f = fopen("/proc/vmstat", "r");
+	FILE *f = fopen(path, "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ' ')
+		if (!strncmp(line, name, n) && line[n] == sep)
 			v = atol(line + n + 1);
 	if (f)
 		fclose(f);
 	return v;
+}
+
+/* A /proc/vmstat counter, -1 if there is none */
+static long vmstat(const char *name)
+{
+	return proc_field("/proc/vmstat", name, ' ');
 }
 
 /* ---- the shadow model ----------------------------------------------- */
@@ -1998,17 +2004,7 @@ static void trace_enable(bool on)
 
 static long meminfo(const char *field)
 {
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
-	size_t n = strlen(field);
-	long v = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':')
-			v = atol(line + n + 1);
-	if (f)
-		fclose(f);
-	return v;
+	return proc_field("/proc/meminfo", field, ':');
 }
 
 /* The per-size mTHP counters of anonymous memory in use (6.12), kB. */
