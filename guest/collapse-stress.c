@@ -95,6 +95,7 @@
 #define DBG		"/sys/kernel/debug/"
 #define TRACING		"/sys/kernel/tracing/"
 #define EXT4_DIR	"/mnt/ext4"
+#define EXT4J_DIR	"/mnt/ext4j"	/* mounted data=journal */
 #define STALL_SECS	60	/* KASAN under TCG: a compaction pass takes seconds */
 #define MAX_SLOTS	16
 #define MAX_VIOL	8
@@ -114,7 +115,9 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
 	x(hwpoison_eio) x(longterm_pin) x(empty_collapse) x(nohugepage) \
 	x(collapse) x(collapse_injected) x(process_madvise) \
-	x(memcg_squeeze) x(squeeze_collapse)
+	x(memcg_squeeze) x(squeeze_collapse) x(probe_pmd_null) \
+	x(probe_cold) x(probe_swapped) x(probe_swapin_fail) x(probe_jdata) \
+	x(probe_holes) x(probe_thp_off)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum op { OPS(OP_ENUM) NR_OPS };
@@ -166,6 +169,14 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
 }
 
 static int write_file(const char *path, const char *s)
@@ -551,7 +562,13 @@ static int setup(void)
 			    write_page(p, 1, !has_fd()))
 				return -1;
 	}
-	madvise(map, SIZE, MADV_HUGEPAGE);
+	/*
+	 * Not the userfaultfd range yet: khugepaged would collapse it, holes
+	 * and all, before it is registered (scenario() advises it after).
+	 */
+	madvise(map, R_UFFD * HPAGE, MADV_HUGEPAGE);
+	madvise(map + (R_UFFD + 1) * HPAGE, SIZE - (R_UFFD + 1) * HPAGE,
+		MADV_HUGEPAGE);
 	return 0;
 }
 
@@ -1650,6 +1667,363 @@ static void *system_thread(void *arg)
 	return slot_done(s);
 }
 
+/* ---- the prober: exits the random mix reaches seldom or never --------- */
+
+/* Wait until khugepaged has finished two more full scans (at most 10 s). */
+static long full_scans(void)
+{
+	char v[32];
+
+	return read_file(THP "khugepaged/full_scans", v, sizeof(v)) ? -1 : atol(v);
+}
+
+static void khugepaged_full_scans(struct slot *s)
+{
+	long start = full_scans(), n;
+	int i;
+
+	for (i = 0; i < 100 && !atomic_load(&stop); i++) {
+		usleep(100000);
+		beat(s);
+		n = full_scans();
+		if (start < 0 || n < 0 || n >= start + 2)
+			return;
+	}
+}
+
+/*
+ * Anonymous ranges of the prober's own (not inherited by fork()), each
+ * cycle: MADV_COLLAPSE of a range no page table of which exists, not even
+ * the one above the PMD (SCAN_PMD_NULL); MADV_COLLAPSE of a range written
+ * whole while thp_off_thread() disables THP for the process (6.12:
+ * SCAN_ANY_PROCESS); a range written whole, made cold
+ * (MADV_COLD clears the young bits and PG_referenced; the collapse's
+ * lru_add_drain_all() empties the batch holding the pages) and only then
+ * made MADV_HUGEPAGE, left to khugepaged (SCAN_LACK_REFERENCED_PAGE); the
+ * same range paged out whole (512 swap entries, over max_ptes_swap:
+ * SCAN_EXCEED_SWAP_PTE); then MADV_COLLAPSE of it with this thread's
+ * allocations failing, so that the swap-in fails (SCAN_FAIL).  The data
+ * must survive all of it.
+ */
+/*
+ * PR_SET_THP_DISABLE takes the mmap lock for write: set while the prober's
+ * MADV_COLLAPSE scans (mmap lock held for read), it lands between the scan
+ * and the revalidation after the allocation, which then finds THP disabled
+ * for the process (6.12: SCAN_ANY_PROCESS; 6.1: SCAN_VMA_CHECK).
+ */
+static atomic_int thp_off;	/* enum thp_off_state */
+enum thp_off_state { OFF_IDLE, OFF_PREPARE, OFF_SPINNING, OFF_GO, OFF_CLEAR };
+
+static void *thp_off_thread(void *arg)
+{
+	struct slot *s = slot_new(arg);
+	unsigned long seed = gettid();
+	long long until;
+
+	while (!atomic_load(&stop)) {
+		int expect = OFF_PREPARE;
+
+		if (!atomic_compare_exchange_strong(&thp_off, &expect,
+						    OFF_SPINNING)) {
+			usleep(1000);
+			beat(s);
+			continue;
+		}
+		/*
+		 * Spin, not sleep: the window (the collapse's
+		 * lru_add_drain_all() and scan, mmap lock held for read) is
+		 * tens to hundreds of microseconds.
+		 */
+		while (atomic_load(&thp_off) == OFF_SPINNING &&
+		       !atomic_load(&stop))
+			;
+		until = now_us() + rnd(&seed) % 300;
+		while (now_us() < until)
+			;
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+		while (atomic_load(&thp_off) != OFF_CLEAR && !atomic_load(&stop))
+			usleep(100);
+		prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+		atomic_store(&thp_off, OFF_IDLE);
+		beat(s);
+	}
+	prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+	return slot_done(s);
+}
+
+static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
+{
+	unsigned long i;
+	bool armed;
+	int k;
+
+	count(OP_probe_pmd_null);
+	madvise(hole, HPAGE, MADV_COLLAPSE);
+
+	for (k = 0; k < 8 && !atomic_load(&stop); k++) {
+		madvise(p, HPAGE, MADV_DONTNEED);
+		for (i = 0; i < PPR; i++)
+			fill(p + i * PAGE, 1000000 + i, 1);
+		atomic_store(&thp_off, OFF_PREPARE);
+		while (atomic_load(&thp_off) != OFF_SPINNING &&
+		       !atomic_load(&stop))
+			usleep(100);
+		atomic_store(&thp_off, OFF_GO);
+		count(OP_probe_thp_off);
+		madvise(p, HPAGE, MADV_COLLAPSE);
+		atomic_store(&thp_off, OFF_CLEAR);
+		while (atomic_load(&thp_off) != OFF_IDLE && !atomic_load(&stop))
+			usleep(100);
+		beat(s);
+	}
+
+	madvise(p, HPAGE, MADV_NOHUGEPAGE);
+	madvise(p, HPAGE, MADV_DONTNEED);
+	for (i = 0; i < PPR; i++)
+		fill(p + i * PAGE, 1000000 + i, 1);
+	/*
+	 * MADV_COLD skips pages not on the LRU yet: drain every CPU's batch
+	 * first (MADV_COLLAPSE's lru_add_drain_all()), and again after, for
+	 * the deactivations it queued.
+	 */
+	madvise(hole, HPAGE, MADV_COLLAPSE);
+	madvise(p, HPAGE, MADV_COLD);
+	madvise(hole, HPAGE, MADV_COLLAPSE);
+	madvise(p, HPAGE, MADV_HUGEPAGE);
+	count(OP_probe_cold);
+	khugepaged_full_scans(s);
+
+	madvise(p, HPAGE, MADV_NOHUGEPAGE);
+	madvise(p, HPAGE, MADV_PAGEOUT);
+	madvise(p, HPAGE, MADV_HUGEPAGE);
+	count(OP_probe_swapped);
+	khugepaged_full_scans(s);
+
+	/* a few pages back, written: a range of swap entries only is SCAN_PAGE_RO */
+	for (i = 0; i < 8; i++)
+		fill(p + i * PAGE, 1000000 + i, 1);
+	armed = ffd >= 0 && pwrite(ffd, "1", 1, 0) == 1;
+	madvise(p, HPAGE, MADV_COLLAPSE);
+	if (armed) {
+		while (pwrite(ffd, "0", 1, 0) != 1)
+			;
+		count(OP_probe_swapin_fail);
+	}
+	for (i = 0; i < PPR; i++)
+		if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
+			violation("prober: anonymous page %lu changed after a cold, swapped and injected collapse",
+				  i);
+			break;
+		}
+}
+
+/*
+ * A file on the ext4 mounted data=journal, written, closed and mapped r-x
+ * at once: its buffers are still the journal's (running transaction, then
+ * dirty on the checkpoint list), so they cannot be released and the
+ * collapse stops at SCAN_PAGE_HAS_PRIVATE.  The data must read back.
+ * (Per-file journalling, chattr +j, is ignored with delalloc.)
+ */
+static void probe_jdata(struct slot *s, unsigned int round)
+{
+	char name[128], *m, buf[PAGE];
+	int f, i;
+	unsigned long j;
+
+	snprintf(name, sizeof(name), "%s/probe-jdata.%d", EXT4J_DIR, getpid());
+	f = open(name, O_RDWR | O_CREAT | O_TRUNC, 0755);
+	if (f < 0)
+		return;
+	for (j = 0; j < PPR; j++) {
+		fill(buf, 2000000 + j, round);
+		if (pwrite(f, buf, PAGE, j * PAGE) != PAGE)
+			break;
+	}
+	close(f);
+	f = open(name, O_RDONLY);
+	m = f < 0 ? NULL : map_aligned(HPAGE, PROT_READ | PROT_EXEC, MAP_SHARED, f);
+	if (m) {
+		count(OP_probe_jdata);
+		madvise(m, HPAGE, MADV_HUGEPAGE);
+		for (i = 0; i < 5 && !atomic_load(&stop); i++) {
+			madvise(m, HPAGE, MADV_COLLAPSE);
+			for (j = 0; j < PPR; j++)
+				if (!page_is(m + j * PAGE, 2000000 + j, round)) {
+					violation("prober: page %lu of a data-journalled file changed after a collapse",
+						  j);
+					break;
+				}
+			beat(s);
+			usleep(100000);
+		}
+		munmap(m, HPAGE);
+	}
+	if (f >= 0)
+		close(f);
+	unlink(name);
+}
+
+/*
+ * shmem: a file of the prober's own, its first half written, its second
+ * half holes (whole xarray nodes of them), collapsed with this thread's
+ * allocations failing while a second thread writes one page of the holes
+ * and punches it out again.  A page added to a hole and removed during
+ * the copy frees the xarray node the collapse created for the hole; the
+ * node needed again to fill the hole is allocated under the xa_lock and
+ * may fail: SCAN_STORE_FAILED (or SCAN_PAGE_FILLED when the page is still
+ * there).  No data may change, nothing may stay behind.
+ */
+#define FILL_PAGE	(PPR / 2 + 144)
+
+struct hole_probe {
+	int fd;
+	char *m;
+	char name[128];
+	pthread_t t;
+};
+
+static void *hole_filler(void *arg)
+{
+	struct hole_probe *h = arg;
+	struct slot *s = slot_new("prober-fill");
+	char buf[PAGE], got[PAGE];
+	unsigned int g = 0;
+
+	while (!atomic_load(&stop)) {
+		fill(buf, 3000000 + FILL_PAGE, ++g);
+		if (pwrite(h->fd, buf, PAGE, FILL_PAGE * PAGE) != PAGE ||
+		    pread(h->fd, got, PAGE, FILL_PAGE * PAGE) != PAGE ||
+		    memcmp(got, buf, PAGE))
+			violation("prober: a write to a hole did not read back");
+		fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  FILL_PAGE * PAGE, PAGE);
+		if (pread(h->fd, got, PAGE, FILL_PAGE * PAGE) != PAGE ||
+		    !page_is(got, 0, 0))
+			violation("prober: a punched page did not read zero");
+		beat(s);
+	}
+	return slot_done(s);
+}
+
+/* The file, its first half written, and the thread that fills a hole. */
+static bool hole_probe_setup(struct hole_probe *h)
+{
+	char buf[PAGE];
+	unsigned long j;
+
+	snprintf(h->name, sizeof(h->name), "/dev/shm/probe-holes.%d", getpid());
+	h->fd = kind == MEMFD ? memfd_create("probe-holes", 0) :
+		open(h->name, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (h->fd < 0 || ftruncate(h->fd, HPAGE))
+		return false;
+	for (j = 0; j < PPR / 2; j++) {
+		fill(buf, 3000000 + j, 1);
+		if (pwrite(h->fd, buf, PAGE, j * PAGE) != PAGE)
+			return false;
+	}
+	h->m = map_aligned(HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd);
+	if (!h->m)
+		return false;
+	madvise(h->m, HPAGE, MADV_HUGEPAGE);
+	madvise(h->m, HPAGE, MADV_DONTFORK);
+	return !pthread_create(&h->t, NULL, hole_filler, h);
+}
+
+static void probe_holes(struct slot *s, struct hole_probe *h, int ffd)
+{
+	unsigned long j;
+	int i;
+
+	for (i = 0; i < 20 && !atomic_load(&stop); i++) {
+		bool armed = ffd >= 0 && pwrite(ffd, "1", 1, 0) == 1;
+
+		count(OP_probe_holes);
+		madvise(h->m, HPAGE, MADV_COLLAPSE);
+		if (armed)
+			while (pwrite(ffd, "0", 1, 0) != 1)
+				;
+		for (j = 0; j < PPR / 2; j++)
+			if (!page_is(h->m + j * PAGE, 3000000 + j, 1)) {
+				violation("prober: page %lu changed by a collapse with holes filled and punched",
+					  j);
+				break;
+			}
+		/*
+		 * Holes again (splits a huge page the collapse made), but for
+		 * the page the filler owns.
+		 */
+		fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  PPR / 2 * PAGE, (FILL_PAGE - PPR / 2) * PAGE);
+		fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (FILL_PAGE + 1) * PAGE, (PPR - FILL_PAGE - 1) * PAGE);
+		beat(s);
+	}
+}
+
+static void *prober(void *arg)
+{
+	struct slot *s = slot_new(arg);
+	struct hole_probe h = { .fd = -1 };
+	char *hole = NULL, *p = NULL, *area;
+	unsigned int round = 0;
+	int ffd = fail_fd();
+	bool holes = false;
+	pthread_t off;
+
+	if ((kind == MEMFD || kind == TMPFS) && hole_probe_setup(&h))
+		holes = true;
+	if (kind == ANON) {
+		/*
+		 * 2 GB of address space: the gigabyte at @hole has no page
+		 * table at all (no PUD entry); the page just below it, in the
+		 * same VMA, is touched so that the VMA has an anon_vma (else
+		 * MADV_COLLAPSE refuses the VMA before any scan).
+		 */
+		area = mmap(NULL, 2UL << 30, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (area != MAP_FAILED) {
+			hole = (char *)(((unsigned long)area + (1UL << 30) - 1) &
+					~((1UL << 30) - 1));
+			if (hole == area)
+				hole += 1UL << 30;
+			madvise(area, 2UL << 30, MADV_DONTFORK);
+			mprotect(hole - HPAGE, 2 * HPAGE, PROT_READ | PROT_WRITE);
+			hole[-1] = 1;
+			madvise(hole, HPAGE, MADV_HUGEPAGE);
+		}
+		p = map_aligned(HPAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		if (p)
+			madvise(p, HPAGE, MADV_DONTFORK);
+	}
+	if (hole && p && pthread_create(&off, NULL, thp_off_thread, "prober-thp"))
+		p = NULL;
+	while (!atomic_load(&stop)) {
+		round++;
+		if (hole && p)
+			probe_anon(s, hole, p, ffd);
+		if (kind == FILE_EXT4)
+			probe_jdata(s, round);
+		if (holes)
+			probe_holes(s, &h, ffd);
+		beat(s);
+		sleep(1);
+	}
+	if (ffd >= 0)
+		close(ffd);
+	if (holes)
+		pthread_join(h.t, NULL);
+	if (hole && p)
+		pthread_join(off, NULL);
+	if (h.m)
+		munmap(h.m, HPAGE);
+	if (h.fd >= 0)
+		close(h.fd);
+	if (kind == TMPFS)
+		unlink(h.name);
+	return slot_done(s);
+}
+
 /* ---- one scenario, in its own process ------------------------------- */
 
 static void segv(int sig, siginfo_t *si, void *uc)
@@ -1711,6 +2085,7 @@ static int scenario(void)
 		}
 	}
 	with_uffd = kind != FILE_EXT4 && !uffd_setup();
+	madvise(map + R_UFFD * HPAGE, HPAGE, MADV_HUGEPAGE);
 	gup_fd = open(DBG "gup_test", O_RDWR | O_CLOEXEC);
 	if (debug_trace && kind == FILE_EXT4) {
 		struct stat sb;
@@ -1753,6 +2128,8 @@ static int scenario(void)
 	else
 		pthread_create(&th[n++], NULL, mutator, &mu);
 	pthread_create(&th[n++], NULL, system_thread, "system");
+	if (!no_collapse && kind != SHMANON)
+		pthread_create(&th[n++], NULL, prober, "prober");
 
 	main_slot = slot_new("main");
 	for (i = 0; i < seconds; i++) {

@@ -68,9 +68,12 @@ cp "$CACHE/busybox/bin/busybox" "$run/root/bin/busybox"
 find "$bin" -maxdepth 1 -type f -perm -u+x -exec cp {} "$run/root/tests/" \;
 (cd "$run/root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$run/initramfs.gz"
 
-# Scratch disks: ext4 for file-backed tests, and swap.
+# Scratch disks: ext4 for file-backed tests, swap, and a small ext4 the
+# guest mounts data=journal (collapse-stress: buffers the journal holds).
 truncate -s 2G "$run/ext4.img"
 mkfs.ext4 -q -F -L scratch "$run/ext4.img"
+truncate -s 256M "$run/ext4j.img"
+mkfs.ext4 -q -F -L jdata "$run/ext4j.img"
 truncate -s 1G "$run/swap.img"
 mkswap -q "$run/swap.img" >/dev/null
 
@@ -97,6 +100,7 @@ timeout -k 10 "$limit" qemu-system-x86_64 \
 	-append "console=ttyS0 loglevel=7 panic=-1 rdinit=/init $watchdog ${GUEST_CMDLINE:-}" \
 	-drive "file=$run/ext4.img,if=virtio,format=raw" \
 	-drive "file=$run/swap.img,if=virtio,format=raw" \
+	-drive "file=$run/ext4j.img,if=virtio,format=raw" \
 	>"$res/qemu.log" 2>&1 &
 qemu=$!
 # Progress: each verdict as it comes, and a line a minute during long tests.
@@ -118,5 +122,5 @@ rc=$?
 set -e
 sed -n "$((seen + 1)),\$p" "$res/results.tap" | grep -E '^(not )?ok ' | sed 's/^/    /' || true
 echo "$rc $(( $(date +%s) - start ))" >"$res/qemu.status"
-rm -f "$run/ext4.img" "$run/swap.img"
+rm -f "$run/ext4.img" "$run/swap.img" "$run/ext4j.img"
 "$TOP/scripts/verdict.sh" "$base" "$res"
