@@ -34,10 +34,10 @@ static inline int write_str(const char *path, const char *s)
 }
 
 /* khugepaged's utime + stime in clock ticks, -1 if it is not running. */
-static inline long khugepaged_cpu_ticks(void)
+/* khugepaged's pid, -1 if there is none */
+static inline int khugepaged_pid(void)
 {
-	char path[64], comm[32], buf[1024];
-	unsigned long ut, st;
+	char path[64], comm[32];
 	int pid;
 
 	for (pid = 1; pid < 1000; pid++) {
@@ -52,6 +52,20 @@ static inline long khugepaged_cpu_ticks(void)
 			continue;
 		}
 		fclose(f);
+		return pid;
+	}
+	return -1;
+}
+
+static inline long khugepaged_cpu_ticks(void)
+{
+	char path[64], buf[1024];
+	unsigned long ut, st;
+	int pid = khugepaged_pid();
+
+	if (pid > 0) {
+		FILE *f;
+
 		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 		f = fopen(path, "r");
 		if (!f)

@@ -14,6 +14,9 @@
  * coverage: share of resident pages in large folios (any size); bloat:
  * resident pages added by collapse, relative to the pages faulted;
  * cpu_ms: khugepaged's CPU time; steady_ms: time to the steady state;
+ * mmap_write_locks: khugepaged's mmap_lock write sections (one per PMD
+ * range collapsed: the detach of its page table), from the mmap_lock
+ * tracepoint;
  * access_before/after_ns: a random-access loop over the faulted pages
  * (TLB-bound), ns per access, before and after.  Figures, not verdicts.
  */
@@ -75,6 +78,53 @@ static long khugepaged_cpu_ms(void)
 	long ticks = khugepaged_cpu_ticks();
 
 	return ticks < 0 ? -1 : ticks * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+#define TRACING "/sys/kernel/tracing/"
+#define WLOCK TRACING "events/mmap_lock/mmap_lock_acquire_returned/"
+
+/*
+ * Count the mmap_lock write sections khugepaged enters (one per collapse
+ * of a PMD range: the detach of its page table), from the mmap_lock
+ * tracepoint filtered on khugepaged's pid.  -1 without the tracepoint.
+ */
+static int write_locks_start(void)
+{
+	char filter[80];
+	int pid = khugepaged_pid();
+	FILE *f;
+
+	snprintf(filter, sizeof(filter), "common_pid == %d && write == 1 && success == 1",
+		 pid);
+	if (pid < 0 || write_str(WLOCK "filter", filter) ||
+	    write_str(TRACING "buffer_size_kb", "1024"))
+		return -1;
+	/* an open with O_TRUNC empties the ring buffer */
+	f = fopen(TRACING "trace", "w");
+	if (!f)
+		return -1;
+	fclose(f);
+	if (write_str(WLOCK "enable", "1") ||
+	    write_str(TRACING "tracing_on", "1"))
+		return -1;
+	return 0;
+}
+
+static long write_locks_count(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f;
+
+	write_str(WLOCK "enable", "0");
+	f = fopen(TRACING "trace", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != '#' && strstr(line, "mmap_lock_acquire_returned"))
+			n++;
+	fclose(f);
+	return n;
 }
 
 static long read_long(const char *path)
@@ -169,6 +219,7 @@ int main(int argc, char **argv)
 		{ "64K", 1UL << 4, 511 },
 		{ "64K,none=255", 1UL << 4, 255 },
 		{ "16K+64K+2M", (1UL << 2) | (1UL << 4) | (1UL << 9), 511 },
+		{ "16K+64K,none=255", (1UL << 2) | (1UL << 4), 255 },
 		{ "all", 0x3fc, 511 },
 		{ "all,none=255", 0x3fc, 255 },
 		{ "all,none=0", 0x3fc, 0 },
@@ -196,15 +247,21 @@ int main(int argc, char **argv)
 
 	for (o = 0; o < sizeof(occupancy) / sizeof(occupancy[0]); o++) {
 		for (m = 0; m < sizeof(mixes) / sizeof(mixes[0]); m++) {
-			/* quick (CI): 10% and 50%; 2M, 16K, all, all at 255 */
+			/*
+			 * quick (CI): 10% and 50%; 2M, 16K, 16K+64K at 255
+			 * (blocks of both sizes in one PMD range), all, all at
+			 * 255
+			 */
 			if (quick && (o == 2 ||
 				      (strcmp(mixes[m].name, "2M") &&
 				       strcmp(mixes[m].name, "16K") &&
+				       strcmp(mixes[m].name, "16K+64K,none=255") &&
 				       strcmp(mixes[m].name, "all") &&
 				       strcmp(mixes[m].name, "all,none=255"))))
 				continue;
 			long present0, large0, present, large, last_p = -1, last_l = -1;
-			long cpu0, cpu, tlb0, tlb, scans, stable_since = -1;
+			long cpu0, cpu, tlb0, tlb, scans, stable_since = -1, wlocks;
+			int wl;
 			long npages = 0, i;
 			double mb_collapsed;
 			long long t0, steady = -1;
@@ -238,6 +295,7 @@ int main(int argc, char **argv)
 			usleep(100000);
 			cpu0 = khugepaged_cpu_ms();
 			tlb0 = tlb_shootdowns();
+			wl = write_locks_start();
 			t0 = now_ns();
 			madvise(base, n * pagesize, MADV_HUGEPAGE);
 			/* steady: no change over two full scans (60 s at most) */
@@ -260,6 +318,7 @@ int main(int argc, char **argv)
 			}
 			census(base, n, &present, &large);
 			tlb = tlb_shootdowns() - tlb0;
+			wlocks = wl ? -1 : write_locks_count();
 			cpu = cpu0 < 0 ? 0 : khugepaged_cpu_ms() - cpu0;
 			/* memory that went into large folios, in MB */
 			mb_collapsed = (double)(large - large0) * pagesize / (1 << 20);
@@ -268,14 +327,14 @@ int main(int argc, char **argv)
 			       "\"mix\":\"%s\",\"max_ptes_none\":%d,\"faulted\":%ld,"
 			       "\"present_before\":%ld,\"present_after\":%ld,\"large\":%ld,"
 			       "\"coverage\":%.4f,\"bloat\":%.4f,\"cpu_ms\":%ld,\"steady_ms\":%lld,"
-			       "\"mb_collapsed\":%.2f,\"tlb_shootdowns\":%ld,"
+			       "\"mb_collapsed\":%.2f,\"tlb_shootdowns\":%ld,\"mmap_write_locks\":%ld,"
 			       "\"access_before_ns\":%.2f,\"access_after_ns\":%.2f}\n",
 			       occupancy[o], mixes[m].name, occupancy[o], mixes[m].name,
 			       mixes[m].max_ptes_none, npages, present0, present, large,
 			       present ? (double)large / present : 0.0,
 			       present0 ? (double)(present - present0) / present0 : 0.0,
 			       cpu, steady < 0 ? 0 : steady / 1000000, mb_collapsed,
-			       tlb0 < 0 ? -1 : tlb, before, after);
+			       tlb0 < 0 ? -1 : tlb, wlocks, before, after);
 			munmap(raw, n * pagesize + PMD_SIZE);
 			free(pages);
 		}

@@ -1,6 +1,6 @@
 #!/bin/bash
-# bench.sh [quick|full]: boot stock 6.1, patched 6.1 and stock 6.12 (the
-# upstream reference) with the same guest configuration, run
+# bench.sh [quick|full]: boot stock 6.1, patched 6.1, stock 6.12 (the
+# upstream reference) and patched 6.12 with the same guest configuration, run
 # guest/collapse-bench.c on each, then guest/mthp-bench.c on stock and
 # patched 6.12, and turn the figures into results/bench/report.md,
 # results/bench/bench.json, results/bench/mthp.json and PNG plots.
@@ -39,15 +39,18 @@ bench_on() {
 }
 
 # The kernels compared, in the report's column order: collapse-bench on
-# 6.1 and the upstream reference, then mthp-bench (khugepaged collapse of
-# anonymous memory into the enabled sizes) on stock and patched 6.12.
+# 6.1, the upstream reference (stock 6.12) and patched 6.12, then
+# mthp-bench (khugepaged collapse of anonymous memory into the enabled
+# sizes) on stock and patched 6.12.
 bench_on 6.1 stock stock-6.1 collapse-bench
 bench_on 6.1 "$mine" patched-6.1 collapse-bench
 bench_on 6.12 stock stock-6.12 collapse-bench
+bench_on 6.12 "$mine" patched-6.12 collapse-bench
 bench_on 6.12 stock mthp-stock-6.12 mthp-bench
 bench_on 6.12 "$mine" mthp-patched-6.12 mthp-bench
 
 msg "writing the report"
-"$TOP/scripts/bench-report" "$out" "$mode" stock-6.1 patched-6.1 stock-6.12
+"$TOP/scripts/bench-report" "$out" "$mode" stock-6.1 patched-6.1 stock-6.12 \
+	patched-6.12
 cat "$out/summary.txt"
 note "report: $out/report.md (JSON: $out/bench.json, plots: $out/*.png)"
