@@ -31,17 +31,20 @@ fi)
 finished=false
 grep -q '^# guest: done' "$res/results.tap" && finished=true
 
-awk -F'\t' -v tap="$res/results.tap" -v qrc="$qrc" -v secs="$secs" \
-	-v finished="$finished" -v reports="$(wc -l <"$res/reports")" -v excerpt="$excerpt" \
+# The excerpt through the environment: awk -v would interpret its
+# backslashes (ACPI's "\_SB_" made summary.json invalid JSON).
+EXCERPT=$excerpt awk -F'\t' -v tap="$res/results.tap" -v qrc="$qrc" -v secs="$secs" \
+	-v finished="$finished" -v reports="$(wc -l <"$res/reports")" \
 	-v kernel="$(basename "$(dirname "$res")")" -v mode="$(basename "$res")" \
 	-v base="$base_desc" -v base_sha="$base_sha" -v head="$head" -v series="$series" \
 	-v tests_head="$tests_head" '
 function js(s) {
-	gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s)
+	gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s)
 	gsub(/\r/, "", s); gsub(/\n/, "\\n", s); gsub(/[\001-\037]/, "", s)
 	return "\"" s "\""
 }
 BEGIN {
+	excerpt = ENVIRON["EXCERPT"]
 	while ((getline line < tap) > 0) {
 		if (match(line, /^(not )?ok [0-9]+ /)) {
 			n = line; sub(/^(not )?ok /, "", n); num = n + 0
