@@ -17,7 +17,7 @@ tests_head=$(git -C "$(tests_src "$base")" rev-parse HEAD)$(tree_dirty "$(tests_
 series=$(git -C "$src" log --reverse --format=%s "$base_sha..HEAD" | paste -sd'\t')
 
 # Kernel reports in the console log, each with a few lines of context.
-pattern='BUG:|WARNING:|Oops|Kernel panic|general protection fault|KASAN|UBSAN|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|DEBUG_LOCKS_WARN_ON|INFO: task .* blocked|soft lockup|hard LOCKUP|rcu_.*stall'
+pattern='BUG:|WARNING:|Oops|Kernel panic|general protection fault|KASAN|UBSAN|Call Trace:|possible circular locking|possible recursive locking|inconsistent lock state|DEBUG_LOCKS_WARN_ON|INFO: task .* blocked|soft lockup|hard LOCKUP|rcu: INFO: .*detected stall'
 # Not counted: the stack dump of an allocation that failed because
 # make stress injected the failure ("page allocation failure" or "vmalloc
 # error" up to the end of its stack, "</TASK>"); everything else still is.
