@@ -1799,15 +1799,39 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	count(OP_probe_swapped);
 	khugepaged_full_scans(s);
 
-	/* a few pages back, written: a range of swap entries only is SCAN_PAGE_RO */
+	/*
+	 * Paged out, the pages stay in the swap cache until written: a
+	 * swap-in would find them there and allocate nothing.  Read them
+	 * back (clean swap-cache pages, mapped) and page them out again:
+	 * now reclaim frees them at once.  Then a few pages written back (a
+	 * range of swap entries only is SCAN_PAGE_RO).  Not MADV_HUGEPAGE
+	 * meanwhile, so that khugepaged leaves the range alone.
+	 */
+	madvise(p, HPAGE, MADV_NOHUGEPAGE);
+	for (i = 0; i < PPR; i++)
+		if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
+			violation("prober: anonymous page %lu changed by a pageout",
+				  i);
+			break;
+		}
+	madvise(p, HPAGE, MADV_PAGEOUT);
 	for (i = 0; i < 8; i++)
 		fill(p + i * PAGE, 1000000 + i, 1);
-	armed = ffd >= 0 && pwrite(ffd, "1", 1, 0) == 1;
-	madvise(p, HPAGE, MADV_COLLAPSE);
-	if (armed) {
-		while (pwrite(ffd, "0", 1, 0) != 1)
-			;
-		count(OP_probe_swapin_fail);
+	madvise(p, HPAGE, MADV_HUGEPAGE);
+	/*
+	 * A swap-in that has to read stops the collapse at its first page
+	 * (the read keeps the page locked: VM_FAULT_RETRY, SCAN_PAGE_LOCK)
+	 * and goes one page further on the next call: the allocation of
+	 * that page fails now and then (SCAN_FAIL).
+	 */
+	for (k = 0; k < 20 && !atomic_load(&stop); k++) {
+		armed = ffd >= 0 && pwrite(ffd, "1", 1, 0) == 1;
+		madvise(p, HPAGE, MADV_COLLAPSE);
+		if (armed) {
+			while (pwrite(ffd, "0", 1, 0) != 1)
+				;
+			count(OP_probe_swapin_fail);
+		}
 	}
 	for (i = 0; i < PPR; i++)
 		if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
