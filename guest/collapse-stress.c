@@ -1762,9 +1762,30 @@ static void *thp_off_thread(void *arg)
 	return slot_done(s);
 }
 
-static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
+/* Write the first @n pages of the prober's anonymous range @p. */
+static void probe_fill(char *p, unsigned long n)
 {
 	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		fill(p + i * PAGE, 1000000 + i, 1);
+}
+
+/* Its data must be as probe_fill() wrote it, after @what. */
+static void probe_check(const char *p, const char *what)
+{
+	unsigned long i;
+
+	for (i = 0; i < PPR; i++)
+		if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
+			violation("prober: anonymous page %lu changed %s", i,
+				  what);
+			return;
+		}
+}
+
+static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
+{
 	bool armed;
 	int k;
 
@@ -1773,8 +1794,7 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 
 	for (k = 0; k < 8 && !atomic_load(&stop); k++) {
 		madvise(p, HPAGE, MADV_DONTNEED);
-		for (i = 0; i < PPR; i++)
-			fill(p + i * PAGE, 1000000 + i, 1);
+		probe_fill(p, PPR);
 		atomic_store(&thp_off, OFF_PREPARE);
 		while (atomic_load(&thp_off) != OFF_SPINNING &&
 		       !atomic_load(&stop))
@@ -1790,8 +1810,7 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 
 	madvise(p, HPAGE, MADV_NOHUGEPAGE);
 	madvise(p, HPAGE, MADV_DONTNEED);
-	for (i = 0; i < PPR; i++)
-		fill(p + i * PAGE, 1000000 + i, 1);
+	probe_fill(p, PPR);
 	/*
 	 * MADV_COLD skips pages not on the LRU yet: drain every CPU's batch
 	 * first (MADV_COLLAPSE's lru_add_drain_all()), and again after, for
@@ -1826,15 +1845,9 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	 * meanwhile, so that khugepaged leaves the range alone.
 	 */
 	madvise(p, HPAGE, MADV_NOHUGEPAGE);
-	for (i = 0; i < PPR; i++)
-		if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
-			violation("prober: anonymous page %lu changed by a pageout",
-				  i);
-			break;
-		}
+	probe_check(p, "by a pageout");
 	madvise(p, HPAGE, MADV_PAGEOUT);
-	for (i = 0; i < 8; i++)
-		fill(p + i * PAGE, 1000000 + i, 1);
+	probe_fill(p, 8);
 	madvise(p, HPAGE, MADV_HUGEPAGE);
 	/*
 	 * A swap-in that has to read stops the collapse at its first page
@@ -1851,12 +1864,7 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 			count(OP_probe_swapin_fail);
 		}
 	}
-	for (i = 0; i < PPR; i++)
-		if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
-			violation("prober: anonymous page %lu changed after a cold, swapped and injected collapse",
-				  i);
-			break;
-		}
+	probe_check(p, "after a cold, swapped and injected collapse");
 }
 
 /*
