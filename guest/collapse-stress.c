@@ -1688,6 +1688,34 @@ static long full_scans(void)
 	return read_file(THP "khugepaged/full_scans", v, sizeof(v)) ? -1 : atol(v);
 }
 
+/*
+ * tracepoint result codes, counted by a thread of the parent in memory
+ * shared with the scenarios (the prober looks up what was hit already)
+ */
+#define MAX_CODES 64
+static struct code {
+	char name[72];
+	unsigned long n;
+} *codes;
+static int ncodes;
+
+/*
+ * How often the tracepoints reported @key ("event:result") in this
+ * scenario so far; the count lags the kernel by the trace thread's poll
+ * (100 ms).  A prober step that aims at a result repeats while it is 0.
+ */
+static unsigned long code_seen(const char *key)
+{
+	unsigned long n = 0;
+	int i;
+
+	usleep(300000);
+	for (i = 0; i < MAX_CODES; i++)
+		if (!strncmp(codes[i].name, key, sizeof(codes[i].name)))
+			n += __atomic_load_n(&codes[i].n, __ATOMIC_RELAXED);
+	return n;
+}
+
 static void khugepaged_full_scans(struct slot *s)
 {
 	long start = full_scans(), n;
@@ -1787,7 +1815,7 @@ static void probe_check(const char *p, const char *what)
 static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 {
 	bool armed;
-	int k;
+	int k, r;
 
 	count(OP_probe_pmd_null);
 	madvise(hole, HPAGE, MADV_COLLAPSE);
@@ -1808,20 +1836,29 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 		beat(s);
 	}
 
-	madvise(p, HPAGE, MADV_NOHUGEPAGE);
-	madvise(p, HPAGE, MADV_DONTNEED);
-	probe_fill(p, PPR);
 	/*
-	 * MADV_COLD skips pages not on the LRU yet: drain every CPU's batch
-	 * first (MADV_COLLAPSE's lru_add_drain_all()), and again after, for
-	 * the deactivations it queued.
+	 * The steps below depend on timing (khugepaged's scan, reclaim):
+	 * each is repeated, a few times, until the result it aims at has
+	 * been seen in this scenario.
 	 */
-	madvise(hole, HPAGE, MADV_COLLAPSE);
-	madvise(p, HPAGE, MADV_COLD);
-	madvise(hole, HPAGE, MADV_COLLAPSE);
-	madvise(p, HPAGE, MADV_HUGEPAGE);
-	count(OP_probe_cold);
-	khugepaged_full_scans(s);
+	for (k = 0; k < 4 && !atomic_load(&stop); k++) {
+		if (k && code_seen("mm_khugepaged_scan_pmd:lack_referenced_page"))
+			break;
+		madvise(p, HPAGE, MADV_NOHUGEPAGE);
+		madvise(p, HPAGE, MADV_DONTNEED);
+		probe_fill(p, PPR);
+		/*
+		 * MADV_COLD skips pages not on the LRU yet: drain every
+		 * CPU's batch first (MADV_COLLAPSE's lru_add_drain_all()),
+		 * and again after, for the deactivations it queued.
+		 */
+		madvise(hole, HPAGE, MADV_COLLAPSE);
+		madvise(p, HPAGE, MADV_COLD);
+		madvise(hole, HPAGE, MADV_COLLAPSE);
+		madvise(p, HPAGE, MADV_HUGEPAGE);
+		count(OP_probe_cold);
+		khugepaged_full_scans(s);
+	}
 
 	/*
 	 * With a size below PMD size enabled (6.12), the scan tracepoint
@@ -1829,11 +1866,20 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	 */
 	atomic_store(&mthp_hold, true);
 	mthp_toggle(NULL);
-	madvise(p, HPAGE, MADV_NOHUGEPAGE);
-	madvise(p, HPAGE, MADV_PAGEOUT);
-	madvise(p, HPAGE, MADV_HUGEPAGE);
-	count(OP_probe_swapped);
-	khugepaged_full_scans(s);
+	for (k = 0; k < 4 && !atomic_load(&stop); k++) {
+		if (k && code_seen("mm_khugepaged_scan_pmd:exceed_swap_pte"))
+			break;
+		if (k) {
+			/* back in (a read fault each), to be paged out again */
+			madvise(p, HPAGE, MADV_NOHUGEPAGE);
+			probe_check(p, "by a pageout");
+		}
+		madvise(p, HPAGE, MADV_NOHUGEPAGE);
+		madvise(p, HPAGE, MADV_PAGEOUT);
+		madvise(p, HPAGE, MADV_HUGEPAGE);
+		count(OP_probe_swapped);
+		khugepaged_full_scans(s);
+	}
 	atomic_store(&mthp_hold, false);
 
 	/*
@@ -1844,27 +1890,32 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	 * range of swap entries only is SCAN_PAGE_RO).  Not MADV_HUGEPAGE
 	 * meanwhile, so that khugepaged leaves the range alone.
 	 */
-	madvise(p, HPAGE, MADV_NOHUGEPAGE);
-	probe_check(p, "by a pageout");
-	madvise(p, HPAGE, MADV_PAGEOUT);
-	probe_fill(p, 8);
-	madvise(p, HPAGE, MADV_HUGEPAGE);
-	/*
-	 * A swap-in that has to read stops the collapse at its first page
-	 * (the read keeps the page locked: VM_FAULT_RETRY, SCAN_PAGE_LOCK)
-	 * and goes one page further on the next call: the allocation of
-	 * that page fails now and then (SCAN_FAIL).
-	 */
-	for (k = 0; k < 20 && !atomic_load(&stop); k++) {
-		armed = ffd >= 0 && pwrite(ffd, "1", 1, 0) == 1;
-		madvise(p, HPAGE, MADV_COLLAPSE);
-		if (armed) {
-			while (pwrite(ffd, "0", 1, 0) != 1)
-				;
-			count(OP_probe_swapin_fail);
+	for (r = 0; r < 3 && !atomic_load(&stop); r++) {
+		if (r && code_seen("mm_collapse_huge_page:failed"))
+			break;
+		madvise(p, HPAGE, MADV_NOHUGEPAGE);
+		probe_check(p, "by a pageout");
+		madvise(p, HPAGE, MADV_PAGEOUT);
+		probe_fill(p, 8);
+		madvise(p, HPAGE, MADV_HUGEPAGE);
+		/*
+		 * A swap-in that has to read stops the collapse at its first
+		 * page (the read keeps the page locked: VM_FAULT_RETRY,
+		 * SCAN_PAGE_LOCK) and goes one page further on the next
+		 * call: the allocation of that page fails now and then
+		 * (SCAN_FAIL).
+		 */
+		for (k = 0; k < 20 && !atomic_load(&stop); k++) {
+			armed = ffd >= 0 && pwrite(ffd, "1", 1, 0) == 1;
+			madvise(p, HPAGE, MADV_COLLAPSE);
+			if (armed) {
+				while (pwrite(ffd, "0", 1, 0) != 1)
+					;
+				count(OP_probe_swapin_fail);
+			}
 		}
+		probe_check(p, "after a cold, swapped and injected collapse");
 	}
-	probe_check(p, "after a cold, swapped and injected collapse");
 }
 
 /*
@@ -2328,13 +2379,6 @@ static bool fault_injection_setup(void)
 	return true;
 }
 
-/* tracepoint result codes, counted by a thread of the parent */
-#define MAX_CODES 64
-static struct {
-	char name[72];
-	unsigned long n;
-} codes[MAX_CODES];
-static int ncodes;
 static pthread_mutex_t codes_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool trace_stop;
 static const char * const events[] = {
@@ -2354,7 +2398,7 @@ static void code_count(const char *ev, const char *res)
 	if (i == ncodes && ncodes < MAX_CODES)
 		snprintf(codes[ncodes++].name, sizeof(key), "%s", key);
 	if (i < MAX_CODES)
-		codes[i].n++;
+		__atomic_add_fetch(&codes[i].n, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&codes_lock);
 }
 
@@ -2618,6 +2662,7 @@ static int run_scenario(enum kind k)
 		before[i] = meminfo(leak_fields[i]);
 	mthp_before = mthp_anon_kb();
 	pthread_mutex_lock(&codes_lock);
+	memset(codes, 0, MAX_CODES * sizeof(*codes));
 	ncodes = 0;
 	pthread_mutex_unlock(&codes_lock);
 
@@ -2877,6 +2922,12 @@ int main(int argc, char **argv)
 	if (inject && !fault_injection_setup()) {
 		printf("# no failslab/fail_page_alloc in debugfs: no failure injection\n");
 		inject = false;
+	}
+	codes = mmap(NULL, MAX_CODES * sizeof(*codes), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (codes == MAP_FAILED) {
+		perror("mmap");
+		return 1;
 	}
 	knobs_set();
 	memcg_setup();
