@@ -1716,6 +1716,15 @@ static unsigned long code_seen(const char *key)
 	return n;
 }
 
+/*
+ * Whether a prober step aiming at @key ("event:result") runs its try @k
+ * of @tries: the first always, the others while @key is not seen yet.
+ */
+static bool probe_try(int k, int tries, const char *key)
+{
+	return k < tries && !atomic_load(&stop) && !(k && code_seen(key));
+}
+
 static void khugepaged_full_scans(struct slot *s)
 {
 	long start = full_scans(), n;
@@ -1841,9 +1850,8 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	 * each is repeated, a few times, until the result it aims at has
 	 * been seen in this scenario.
 	 */
-	for (k = 0; k < 4 && !atomic_load(&stop); k++) {
-		if (k && code_seen("mm_khugepaged_scan_pmd:lack_referenced_page"))
-			break;
+	for (k = 0; probe_try(k, 4, "mm_khugepaged_scan_pmd:lack_referenced_page");
+	     k++) {
 		madvise(p, HPAGE, MADV_NOHUGEPAGE);
 		madvise(p, HPAGE, MADV_DONTNEED);
 		probe_fill(p, PPR);
@@ -1866,15 +1874,12 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	 */
 	atomic_store(&mthp_hold, true);
 	mthp_toggle(NULL);
-	for (k = 0; k < 4 && !atomic_load(&stop); k++) {
-		if (k && code_seen("mm_khugepaged_scan_pmd:exceed_swap_pte"))
-			break;
-		if (k) {
-			/* back in (a read fault each), to be paged out again */
-			madvise(p, HPAGE, MADV_NOHUGEPAGE);
-			probe_check(p, "by a pageout");
-		}
+	for (k = 0; probe_try(k, 4, "mm_khugepaged_scan_pmd:exceed_swap_pte");
+	     k++) {
 		madvise(p, HPAGE, MADV_NOHUGEPAGE);
+		/* back in (a read fault each), to be paged out again */
+		if (k)
+			probe_check(p, "by a pageout");
 		madvise(p, HPAGE, MADV_PAGEOUT);
 		madvise(p, HPAGE, MADV_HUGEPAGE);
 		count(OP_probe_swapped);
@@ -1890,9 +1895,7 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 	 * range of swap entries only is SCAN_PAGE_RO).  Not MADV_HUGEPAGE
 	 * meanwhile, so that khugepaged leaves the range alone.
 	 */
-	for (r = 0; r < 3 && !atomic_load(&stop); r++) {
-		if (r && code_seen("mm_collapse_huge_page:failed"))
-			break;
+	for (r = 0; probe_try(r, 3, "mm_collapse_huge_page:failed"); r++) {
 		madvise(p, HPAGE, MADV_NOHUGEPAGE);
 		probe_check(p, "by a pageout");
 		madvise(p, HPAGE, MADV_PAGEOUT);
