@@ -80,9 +80,22 @@ END {
 	printf "  ],\n  \"log_excerpt\": %s\n}\n", js(excerpt)
 }' "$res/plan" >"$res/summary.json"
 
-# The human summary: one line per failure and the excerpt.
+# The human summary: one line per failure, what the failed program said
+# of its failed cases (the harness's "Expected" lines, the message just
+# before each, its "not ok" lines; CI keeps only this output), and the
+# excerpt.  summary.sh repeats the failures at the end of the output.
 awk -F'"' '/"name": / { n = $4; r = $8; d = $12
-	if (r == "fail") printf "    FAIL %s%s\n", n, (d != "" ? ": " d : "") }' "$res/summary.json"
+	if (r == "fail") printf "    FAIL %s%s\n", n, (d != "" ? ": " d : "") }' "$res/summary.json" |
+while IFS= read -r line; do
+	printf '%s\n' "$line"
+	n=${line#    FAIL }; n=${n%%:*}
+	awk -v n="$n" '$0 == "# " n ": " || index($0, "# " n ": ") == 1 { on = 1; next }
+		on && /^(not )?ok [0-9]+ / { on = 0 }
+		on && /Expected|^# (# )?not ok|^# # .*FAIL/ {
+			if (/Expected/ && prev != "") print "    | " prev
+			print "    | " $0; if (++shown >= 30) exit }
+		on { prev = $0 }' "$res/results.tap"
+done | tee "$res/failures"
 if [ -n "$excerpt" ]; then
 	echo "    first kernel report in guest.log:"
 	printf '%s\n' "$excerpt" | head -n 20 | sed 's/^/    | /'
