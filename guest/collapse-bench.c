@@ -241,8 +241,8 @@ struct reader {
 	char *own;		/* the reader's own mapping, for faults */
 	atomic_int state;	/* 1: read, 0: idle, -1: exit */
 	atomic_int idle;
-	long long *rd, *flt;	/* latencies */
-	int nrd, nflt, cap;
+	long long *rd, *flt, *tch;	/* latencies */
+	int nrd, nflt, ntch, cap;
 	long seek_bad, mincore_bad, byte_bad, checks;
 };
 
@@ -276,6 +276,13 @@ static void *reader_fn(void *arg)
 		if (buf[0] != buf[63])
 			r->byte_bad++;
 
+		/* a load through the range's own mapping, populated */
+		t0 = now_ns();
+		if (*(volatile char *)(r->map + p * PAGE + 63) != buf[63])
+			r->byte_bad++;
+		if (r->ntch < r->cap)
+			r->tch[r->ntch++] = now_ns() - t0;
+
 		t0 = now_ns();
 		(void)*(volatile char *)(r->own + p * PAGE);
 		if (r->nflt < r->cap)
@@ -303,23 +310,26 @@ static void *reader_fn(void *arg)
 }
 
 /*
- * One reader thread reads random pages of the range with read(2) and by
- * faulting them in through its own mapping, and checks SEEK_HOLE/SEEK_DATA
+ * One reader thread reads random pages of the range with read(2), loads
+ * them through the range's mapping (populated: no fault unless the
+ * collapse unmapped the page), and faults them in through its own mapping
+ * (each page zapped again after the load), and checks SEEK_HOLE/SEEK_DATA
  * and mincore(): first while the range is collapsed, then, for the
  * baseline, for as long as an average collapse took, with none running.
  */
 static void bench_readers(enum kind k)
 {
 	struct reader r = { .k = k };
-	long long *col_rd = NULL, *col_flt = NULL, spent = 0;
+	long long *col_rd = NULL, *col_flt = NULL, *col_tch = NULL, spent = 0;
 	long checks = 0, seek_bad = 0, mincore_bad = 0, byte_bad = 0;
 	struct outcomes o = { 0 };
-	int i, col_nrd = 0, col_nflt = 0;
+	int i, col_nrd = 0, col_nflt = 0, col_ntch = 0;
 	pthread_t t;
 
 	r.cap = rounds * 200;
 	r.rd = calloc(r.cap, sizeof(long long));
 	r.flt = calloc(r.cap, sizeof(long long));
+	r.tch = calloc(r.cap, sizeof(long long));
 	if (pthread_create(&t, NULL, reader_fn, &r))
 		die("pthread_create");
 
@@ -356,14 +366,18 @@ static void bench_readers(enum kind k)
 			col_nrd = r.nrd;
 			col_flt = r.flt;
 			col_nflt = r.nflt;
+			col_tch = r.tch;
+			col_ntch = r.ntch;
 			checks = r.checks;
 			seek_bad = r.seek_bad;
 			mincore_bad = r.mincore_bad;
 			byte_bad = r.byte_bad;
 			r.rd = calloc(r.cap, sizeof(long long));
 			r.flt = calloc(r.cap, sizeof(long long));
+			r.tch = calloc(r.cap, sizeof(long long));
 			r.nrd = 0;
 			r.nflt = 0;
+			r.ntch = 0;
 		}
 	}
 	atomic_store(&r.state, -1);
@@ -380,6 +394,10 @@ static void bench_readers(enum kind k)
 	print_dist("base_read_ns", r.rd, r.nrd, true);
 	printf(",");
 	print_dist("base_fault_ns", r.flt, r.nflt, true);
+	printf(",");
+	print_dist("touch_ns", col_tch, col_ntch, true);
+	printf(",");
+	print_dist("base_touch_ns", r.tch, r.ntch, true);
 	printf("}\n");
 }
 
