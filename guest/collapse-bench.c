@@ -403,13 +403,57 @@ static void bench_readers(enum kind k)
 
 /* ---- khugepaged throughput ------------------------------------------ */
 
-static void bench_khugepaged(enum kind k)
+static long full_scans(void)
+{
+	char buf[32];
+	int fd = open(THP "khugepaged/full_scans", O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return atol(buf);
+}
+
+/* pread() of random pages of the range, without a pause */
+struct kh_reader {
+	int fd;
+	unsigned long len;
+	atomic_int stop;
+	long reads;
+};
+
+static void *kh_reader_fn(void *arg)
+{
+	struct kh_reader *r = arg;
+	unsigned int seed = 5;
+	char buf[64];
+
+	while (!atomic_load(&r->stop)) {
+		unsigned long p = rand_r(&seed) % (r->len / PAGE);
+
+		if (pread(r->fd, buf, sizeof(buf), p * PAGE) == sizeof(buf))
+			r->reads++;
+	}
+	return NULL;
+}
+
+/*
+ * khugepaged collapsing a range of khugepaged_mb, alone or (@busy) while
+ * a thread pread()s it without a pause: time, khugepaged CPU time, and
+ * the full scans it took (khugepaged/full_scans) to collapse it all.
+ */
+static void bench_khugepaged(enum kind k, bool busy)
 {
 	unsigned long len = khugepaged_mb << 20;
 	const char *counter = k == SHMEM ? "ShmemHugePages:" : "FileHugePages:";
-	long before, now, want = len >> 10, cpu0, cpu1;
+	long before, now, want = len >> 10, cpu0, cpu1, scans0;
+	struct kh_reader r = { 0 };
 	long long t0, elapsed;
 	char *map, *anon;
+	pthread_t t;
 	int fd;
 
 	write_str(THP "khugepaged/scan_sleep_millisecs", "0");
@@ -420,6 +464,10 @@ static void bench_khugepaged(enum kind k)
 
 	map = make_range(k, len, &fd, 7);
 	madvise(map, len, MADV_HUGEPAGE);
+	r.fd = fd;
+	r.len = len;
+	if (busy && pthread_create(&t, NULL, kh_reader_fn, &r))
+		die("pthread_create");
 	/* 6.1 hands the mm to khugepaged only on an anonymous THP fault */
 	anon = aligned_area(HPAGE);
 	mmap(anon, HPAGE, PROT_READ | PROT_WRITE,
@@ -427,6 +475,7 @@ static void bench_khugepaged(enum kind k)
 	madvise(anon, HPAGE, MADV_HUGEPAGE);
 	before = meminfo_kb(counter);
 	cpu0 = khugepaged_cpu_ticks();
+	scans0 = full_scans();
 	t0 = now_ns();
 	anon[0] = 1;
 	do {
@@ -436,9 +485,15 @@ static void bench_khugepaged(enum kind k)
 	} while (now - before < want &&
 		 elapsed < khugepaged_limit_s * 1000000000LL);
 	cpu1 = khugepaged_cpu_ticks();
-	printf("BENCH {\"bench\":\"khugepaged\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld}\n",
-	       kind_name[k], khugepaged_mb, (now - before) >> 10, elapsed,
-	       (cpu1 - cpu0) * 1000 / sysconf(_SC_CLK_TCK));
+	if (busy) {
+		atomic_store(&r.stop, 1);
+		pthread_join(t, NULL);
+	}
+	printf("BENCH {\"bench\":\"khugepaged%s\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld,\"full_scans\":%ld,\"reads\":%ld}\n",
+	       busy ? "_busy" : "", kind_name[k], khugepaged_mb,
+	       (now - before) >> 10, elapsed,
+	       (cpu1 - cpu0) * 1000 / sysconf(_SC_CLK_TCK),
+	       full_scans() - scans0, r.reads);
 	drop_range(map, len, fd);
 	munmap(anon, HPAGE);
 	write_str(THP "khugepaged/scan_sleep_millisecs", "10000");
@@ -469,8 +524,11 @@ int main(int argc, char **argv)
 	bench_readers(SHMEM);
 	if (have_ext4)
 		bench_readers(FILE_EXT4);
-	bench_khugepaged(SHMEM);
-	if (have_ext4)
-		bench_khugepaged(FILE_EXT4);
+	bench_khugepaged(SHMEM, false);
+	bench_khugepaged(SHMEM, true);
+	if (have_ext4) {
+		bench_khugepaged(FILE_EXT4, false);
+		bench_khugepaged(FILE_EXT4, true);
+	}
 	return 0;
 }
