@@ -93,7 +93,8 @@ while IFS= read -r line; do
 		on && /^(not )?ok [0-9]+ / { on = 0 }
 		on && /Expected|^# (# )?not ok|^# # .*FAIL/ {
 			if (/Expected/ && prev != "") print "    | " prev
-			print "    | " $0; if (++shown >= 30) exit }
+			print "    | " $0; if (++shown >= 30) exit
+			prev = ""; next }
 		on { prev = $0 }' "$res/results.tap"
 done | tee "$res/failures"
 if [ -n "$excerpt" ]; then
