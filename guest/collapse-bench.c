@@ -442,8 +442,9 @@ static void *kh_reader_fn(void *arg)
 
 /*
  * khugepaged collapsing a range of khugepaged_mb, alone or (@busy) while
- * a thread pread()s it without a pause: time, khugepaged CPU time, and
- * the full scans it took (khugepaged/full_scans) to collapse it all.
+ * a thread pread()s it without a pause: time and khugepaged CPU time to
+ * collapse it all (and the khugepaged/full_scans delta, which with
+ * scan_sleep_millisecs=0 counts passes until the poll saw the end).
  */
 static void bench_khugepaged(enum kind k, bool busy)
 {
