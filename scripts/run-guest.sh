@@ -86,7 +86,12 @@ cpus=${GUEST_CPUS:-2}
 # debug kernel: report soft lockups after 120 s instead of 20 s there, and
 # RCU stalls after 100 s instead of 21 s (a KASAN boot once starved the
 # rcu_sched kthread for 26 s in ACPI's IRQ link setup, 2026-12-04).
-watchdog=
+# Debug kernels: soft lockups after 60 s instead of 20 s.  The host can
+# stall the whole guest for half a minute (2026-12-04: "soft lockup -
+# CPU#1 stuck for 26s! [swapper/1:0]" in the idle loop, next to a 27 s
+# one in split_huge_page_test, with a clocksource "Long readout
+# interval"); a real lockup still shows, 40 s later.
+watchdog="watchdog_thresh=30"
 [ "$FLAVOUR" = kasan ] &&
 	watchdog="watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=100"
 mem=${GUEST_MEM:-3G}
