@@ -403,20 +403,6 @@ static void bench_readers(enum kind k)
 
 /* ---- khugepaged throughput ------------------------------------------ */
 
-static long full_scans(void)
-{
-	char buf[32];
-	int fd = open(THP "khugepaged/full_scans", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return atol(buf);
-}
-
 /* pread() of random pages of the range, without a pause */
 struct kh_reader {
 	int fd;
@@ -443,14 +429,13 @@ static void *kh_reader_fn(void *arg)
 /*
  * khugepaged collapsing a range of khugepaged_mb, alone or (@busy) while
  * a thread pread()s it without a pause: time and khugepaged CPU time to
- * collapse it all (and the khugepaged/full_scans delta, which with
- * scan_sleep_millisecs=0 counts passes until the poll saw the end).
+ * collapse it all.
  */
 static void bench_khugepaged(enum kind k, bool busy)
 {
 	unsigned long len = khugepaged_mb << 20;
 	const char *counter = k == SHMEM ? "ShmemHugePages:" : "FileHugePages:";
-	long before, now, want = len >> 10, cpu0, cpu1, scans0;
+	long before, now, want = len >> 10, cpu0, cpu1;
 	struct kh_reader r = { 0 };
 	long long t0, elapsed;
 	char *map, *anon;
@@ -476,7 +461,6 @@ static void bench_khugepaged(enum kind k, bool busy)
 	madvise(anon, HPAGE, MADV_HUGEPAGE);
 	before = meminfo_kb(counter);
 	cpu0 = khugepaged_cpu_ticks();
-	scans0 = full_scans();
 	t0 = now_ns();
 	anon[0] = 1;
 	do {
@@ -490,11 +474,11 @@ static void bench_khugepaged(enum kind k, bool busy)
 		atomic_store(&r.stop, 1);
 		pthread_join(t, NULL);
 	}
-	printf("BENCH {\"bench\":\"khugepaged%s\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld,\"full_scans\":%ld,\"reads\":%ld}\n",
+	printf("BENCH {\"bench\":\"khugepaged%s\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld,\"reads\":%ld}\n",
 	       busy ? "_busy" : "", kind_name[k], khugepaged_mb,
 	       (now - before) >> 10, elapsed,
 	       (cpu1 - cpu0) * 1000 / sysconf(_SC_CLK_TCK),
-	       full_scans() - scans0, r.reads);
+	       r.reads);
 	drop_range(map, len, fd);
 	munmap(anon, HPAGE);
 	write_str(THP "khugepaged/scan_sleep_millisecs", "10000");

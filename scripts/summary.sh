@@ -22,11 +22,7 @@ for base in "$@"; do
 		# What collapsed, as the demo program reported it.
 		grep -E '^# (anon|shmem|text)(: [0-9]+ of| of )' "$res/results.tap" | sed 's/^# /    /'
 	fi
-	if [ -f "$res/failures" ]; then
-		cat "$res/failures"
-	else
-		awk -F'"' '/"name": / && $8 == "fail" { printf "    FAIL %s%s\n", $4, ($12 != "" ? ": " $12 : "") }' "$res/summary.json"
-	fi
+	cat "$res/failures"
 	p=$(sed -n 's/^  "passed": \([0-9]*\),/\1/p' "$res/summary.json")
 	f=$(sed -n 's/^  "failed": \([0-9]*\),/\1/p' "$res/summary.json")
 	s=$(sed -n 's/^  "skipped": \([0-9]*\),/\1/p' "$res/summary.json")
