@@ -426,23 +426,39 @@ static void *kh_reader_fn(void *arg)
 	return NULL;
 }
 
+static long read_long(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		die(path);
+	close(fd);
+	return atol(buf);
+}
+
 /*
  * khugepaged collapsing a range of khugepaged_mb, alone or (@busy) while
- * a thread pread()s it without a pause: time and khugepaged CPU time to
- * collapse it all.
+ * a thread pread()s it without a pause.  With @sleep_ms 0: time and
+ * khugepaged CPU time to collapse it all.  With @sleep_ms > 0 (pauses
+ * between khugepaged's passes long enough that the 5 ms polling here
+ * sees each one): the number of full scans (khugepaged/full_scans)
+ * it took, the bound stated for khugepaged on a range in use.
  */
-static void bench_khugepaged(enum kind k, bool busy)
+static void bench_khugepaged(enum kind k, bool busy, int sleep_ms)
 {
 	unsigned long len = khugepaged_mb << 20;
 	const char *counter = k == SHMEM ? "ShmemHugePages:" : "FileHugePages:";
-	long before, now, want = len >> 10, cpu0, cpu1;
+	long before, now, want = len >> 10, cpu0, cpu1, scans0, scans1;
 	struct kh_reader r = { 0 };
+	char sleep_str[16];
 	long long t0, elapsed;
 	char *map, *anon;
 	pthread_t t;
 	int fd;
 
-	write_str(THP "khugepaged/scan_sleep_millisecs", "0");
+	snprintf(sleep_str, sizeof(sleep_str), "%d", sleep_ms);
+	write_str(THP "khugepaged/scan_sleep_millisecs", sleep_str);
 	write_str(THP "khugepaged/alloc_sleep_millisecs", "0");
 	write_str(THP "khugepaged/pages_to_scan", "4096");
 	write_str(THP "khugepaged/max_ptes_none", "511");
@@ -461,24 +477,32 @@ static void bench_khugepaged(enum kind k, bool busy)
 	madvise(anon, HPAGE, MADV_HUGEPAGE);
 	before = meminfo_kb(counter);
 	cpu0 = khugepaged_cpu_ticks();
+	scans0 = read_long(THP "khugepaged/full_scans");
 	t0 = now_ns();
 	anon[0] = 1;
 	do {
-		usleep(20000);
+		usleep(sleep_ms ? 5000 : 20000);
 		now = meminfo_kb(counter);
 		elapsed = now_ns() - t0;
 	} while (now - before < want &&
 		 elapsed < khugepaged_limit_s * 1000000000LL);
 	cpu1 = khugepaged_cpu_ticks();
+	scans1 = read_long(THP "khugepaged/full_scans");
 	if (busy) {
 		atomic_store(&r.stop, 1);
 		pthread_join(t, NULL);
 	}
-	printf("BENCH {\"bench\":\"khugepaged%s\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld,\"reads\":%ld}\n",
-	       busy ? "_busy" : "", kind_name[k], khugepaged_mb,
-	       (now - before) >> 10, elapsed,
-	       (cpu1 - cpu0) * 1000 / sysconf(_SC_CLK_TCK),
-	       r.reads);
+	if (sleep_ms)
+		printf("BENCH {\"bench\":\"khugepaged_scans%s\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"sleep_ms\":%d,\"scans\":%ld,\"reads\":%ld}\n",
+		       busy ? "_busy" : "", kind_name[k], khugepaged_mb,
+		       (now - before) >> 10, sleep_ms, scans1 - scans0,
+		       r.reads);
+	else
+		printf("BENCH {\"bench\":\"khugepaged%s\",\"kind\":\"%s\",\"mb\":%ld,\"collapsed_mb\":%ld,\"ns\":%lld,\"cpu_ms\":%ld,\"reads\":%ld}\n",
+		       busy ? "_busy" : "", kind_name[k], khugepaged_mb,
+		       (now - before) >> 10, elapsed,
+		       (cpu1 - cpu0) * 1000 / sysconf(_SC_CLK_TCK),
+		       r.reads);
 	drop_range(map, len, fd);
 	munmap(anon, HPAGE);
 	write_str(THP "khugepaged/scan_sleep_millisecs", "10000");
@@ -490,6 +514,7 @@ int main(int argc, char **argv)
 {
 	struct statfs sfs;
 	bool have_ext4;
+	int sleep_ms;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "--quick")) {
@@ -509,11 +534,13 @@ int main(int argc, char **argv)
 	bench_readers(SHMEM);
 	if (have_ext4)
 		bench_readers(FILE_EXT4);
-	bench_khugepaged(SHMEM, false);
-	bench_khugepaged(SHMEM, true);
-	if (have_ext4) {
-		bench_khugepaged(FILE_EXT4, false);
-		bench_khugepaged(FILE_EXT4, true);
+	for (sleep_ms = 0; sleep_ms <= 100; sleep_ms += 100) {
+		bench_khugepaged(SHMEM, false, sleep_ms);
+		bench_khugepaged(SHMEM, true, sleep_ms);
+		if (have_ext4) {
+			bench_khugepaged(FILE_EXT4, false, sleep_ms);
+			bench_khugepaged(FILE_EXT4, true, sleep_ms);
+		}
 	}
 	return 0;
 }
