@@ -4,9 +4,11 @@
  * Runs in the guest; prints one line per figure, "BENCH <json>", which
  * scripts/bench.sh collects and scripts/bench-report turns into tables.
  *
- *   collapse-bench [--quick] [--readers]
+ *   collapse-bench [--quick] [--readers | --scans N]
  *
  * --readers: only the collapse under concurrent readers.
+ * --scans N: only khugepaged's full scans until a range is collapsed
+ * with a pread() reader (scan_sleep_millisecs=100), N times per kind.
  *
  * Benchmarks report; they do not judge.  Times are wall-clock nanoseconds
  * inside a TCG guest: compare kernels by ratio, not by absolute value.
@@ -342,6 +344,13 @@ static void bench_readers(enum kind k)
 	int i, col_nrd = 0, col_nflt = 0, col_ntch = 0;
 	pthread_t t;
 
+	/*
+	 * One page per fault, in both passes: with fault-around, most loads
+	 * through the reader's own mapping found the page mapped by an
+	 * earlier fault when the range was idle, and none while the
+	 * collapse held the folio locks (fault-around only trylocks).
+	 */
+	write_str("/sys/kernel/debug/fault_around_bytes", "4096");
 	r.cap = rounds * 200 * BURST;
 	r.rd = calloc(r.cap, sizeof(long long));
 	r.flt = calloc(r.cap, sizeof(long long));
@@ -400,6 +409,7 @@ static void bench_readers(enum kind k)
 	}
 	atomic_store(&r.state, -1);
 	pthread_join(t, NULL);
+	write_str("/sys/kernel/debug/fault_around_bytes", "65536");
 
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
 	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
@@ -532,7 +542,7 @@ int main(int argc, char **argv)
 {
 	struct statfs sfs;
 	bool have_ext4, only_readers = false;
-	int i, sleep_ms;
+	int i, sleep_ms, scans = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 1; i < argc; i++) {
@@ -542,8 +552,10 @@ int main(int argc, char **argv)
 			khugepaged_limit_s = 60;
 		} else if (!strcmp(argv[i], "--readers")) {
 			only_readers = true;
+		} else if (!strcmp(argv[i], "--scans") && i + 1 < argc) {
+			scans = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: collapse-bench [--quick] [--readers]\n");
+			fprintf(stderr, "usage: collapse-bench [--quick] [--readers | --scans N]\n");
 			return 2;
 		}
 	}
@@ -551,6 +563,13 @@ int main(int argc, char **argv)
 	printf("BENCH {\"bench\":\"config\",\"rounds\":%d,\"khugepaged_mb\":%ld,\"ext4\":%s}\n",
 	       rounds, khugepaged_mb, have_ext4 ? "true" : "false");
 
+	for (i = 0; i < scans; i++) {
+		bench_khugepaged(SHMEM, true, 100);
+		if (have_ext4)
+			bench_khugepaged(FILE_EXT4, true, 100);
+	}
+	if (scans)
+		return 0;
 	if (only_readers) {
 		bench_readers(SHMEM);
 		if (have_ext4)
