@@ -103,14 +103,26 @@ static long meminfo_kb(const char *field)
 	return kb;
 }
 
+/*
+ * @len bytes of address space, 2 MB aligned, PROT_NONE until mapped over.
+ * The slack around them is unmapped at once: drop_range() unmaps exactly
+ * @len bytes, never a neighbour's (malloc()'s large chunks get mapped
+ * next to these).
+ */
 static char *aligned_area(unsigned long len)
 {
 	char *p = mmap(NULL, len + HPAGE, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *a;
 
 	if (p == MAP_FAILED)
 		die("mmap");
-	return (char *)(((unsigned long)p + HPAGE - 1) & ~(HPAGE - 1));
+	a = (char *)(((unsigned long)p + HPAGE - 1) & ~(HPAGE - 1));
+	if (a > p)
+		munmap(p, a - p);
+	if (p + HPAGE > a)
+		munmap(a + len, p + HPAGE - a);
+	return a;
 }
 
 /*
@@ -165,7 +177,7 @@ static char *make_range(enum kind k, unsigned long len, int *fdp, int seed)
 
 static void drop_range(char *map, unsigned long len, int fd)
 {
-	munmap(map, len + HPAGE);
+	munmap(map, len);
 	if (fd >= 0)
 		close(fd);
 }
