@@ -35,6 +35,10 @@ bench_on() {
 		die "$prog did not finish on $label (see $res)"
 	sed -n 's/^# BENCH //p' "$res/results.tap" >"$out/$label.jsonl"
 	[ -s "$out/$label.jsonl" ] || die "no figures from $prog on $label (see $res)"
+	# A program that died part-way leaves some figures: say which run.
+	if grep -q '^not ok' "$res/results.tap"; then
+		echo "$prog did not finish on $label: $(grep -m1 '^not ok' "$res/results.tap"); its later figures are missing (see $res)" >>"$out/incomplete.txt"
+	fi
 	cp "$res/guest.log" "$out/$label.guest.log"
 }
 
@@ -53,4 +57,8 @@ msg "writing the report"
 "$TOP/scripts/bench-report" "$out" "$mode" stock-6.1 patched-6.1 stock-6.12 \
 	patched-6.12
 cat "$out/summary.txt"
+if [ -s "$out/incomplete.txt" ]; then
+	msg "INCOMPLETE figures:"
+	sed 's/^/    /' "$out/incomplete.txt"
+fi
 note "report: $out/report.md (JSON: $out/bench.json, plots: $out/*.png)"
