@@ -117,7 +117,7 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 	x(collapse) x(collapse_injected) x(process_madvise) \
 	x(memcg_squeeze) x(squeeze_collapse) x(probe_pmd_null) \
 	x(probe_cold) x(probe_swapped) x(probe_swapin_fail) x(probe_jdata) \
-	x(probe_holes) x(probe_thp_off)
+	x(probe_holes) x(probe_thp_off) x(probe_creep)
 #define OP_ENUM(n) OP_##n,
 #define OP_NAME(n) #n,
 enum op { OPS(OP_ENUM) NR_OPS };
@@ -1821,6 +1821,63 @@ static void probe_check(const char *p, const char *what)
 		}
 }
 
+/*
+ * 6.12: the no-creep rule (SCAN_WOULD_CREEP), which the random mix reaches
+ * once or not at all in a run.  Sizes 32K and 64K only, PMD size off for
+ * a moment; the range's last 64K block written whole, then two pages of
+ * its first half and one of its second paged out (swap entries).  The
+ * second half passes on its own (one swap entry, max_ptes_swap 64 >> 6
+ * allowed), but collapsing it would make the whole 64K block pass (two
+ * left, 64 >> 5 allowed) where it does not now (three): refused, and it is
+ * the last block the scan judges, so its result is the range's.  The data
+ * must survive; the range is written whole again at the end.
+ */
+static void probe_creep(struct slot *s, char *p)
+{
+	static const char * const pmd = THP "hugepages-2048kB/enabled";
+	char was[64], *b, *e, *q = p + (PPR - 16) * PAGE;
+	unsigned long i;
+	int k;
+
+	if (access(THP "hugepages-32kB/enabled", F_OK) ||
+	    access(THP "hugepages-64kB/enabled", F_OK) ||
+	    read_file(pmd, was, sizeof(was)))
+		return;
+	/* "always inherit madvise [never]": the word in brackets */
+	b = strchr(was, '[');
+	e = b ? strchr(b, ']') : NULL;
+	if (!e)
+		return;
+	*e = 0;
+	atomic_store(&mthp_hold, true);
+	mthp_toggle(NULL);
+	write_file(THP "hugepages-32kB/enabled", "always");
+	write_file(THP "hugepages-64kB/enabled", "always");
+	write_file(pmd, "never");
+	for (k = 0; probe_try(k, 4, "mm_khugepaged_scan_pmd:would_creep");
+	     k++) {
+		madvise(p, HPAGE, MADV_DONTNEED);
+		for (i = PPR - 16; i < PPR; i++)
+			fill(p + i * PAGE, 1000000 + i, 1);
+		madvise(q + PAGE, 2 * PAGE, MADV_PAGEOUT);
+		madvise(q + 9 * PAGE, PAGE, MADV_PAGEOUT);
+		madvise(p, HPAGE, MADV_HUGEPAGE);
+		count(OP_probe_creep);
+		khugepaged_full_scans(s);
+		for (i = PPR - 16; i < PPR; i++)
+			if (!page_is(p + i * PAGE, 1000000 + i, 1)) {
+				violation("prober: anonymous page %lu changed in the creep probe",
+					  i);
+				break;
+			}
+	}
+	write_file(pmd, b + 1);
+	mthp_toggle(NULL);
+	atomic_store(&mthp_hold, false);
+	madvise(p, HPAGE, MADV_DONTNEED);
+	probe_fill(p, PPR);
+}
+
 static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 {
 	bool armed;
@@ -1886,6 +1943,8 @@ static void probe_anon(struct slot *s, char *hole, char *p, int ffd)
 		khugepaged_full_scans(s);
 	}
 	atomic_store(&mthp_hold, false);
+
+	probe_creep(s, p);
 
 	/*
 	 * Paged out, the pages stay in the swap cache until written: a
