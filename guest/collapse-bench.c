@@ -42,6 +42,7 @@
 #define NR_PAGES	(HPAGE / PAGE)
 #define THP		"/sys/kernel/mm/transparent_hugepage/"
 #define EXT4_DIR	"/mnt/ext4"
+#define FAULT_AROUND	"/sys/kernel/debug/fault_around_bytes"
 
 enum kind { ANON, SHMEM, FILE_EXT4 };
 static const char * const kind_name[] = { "anon", "shmem", "file" };
@@ -103,6 +104,17 @@ static long meminfo_kb(const char *field)
 	return kb;
 }
 
+static long read_long(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		die(path);
+	close(fd);
+	return atol(buf);
+}
+
 /*
  * @len bytes of address space, 2 MB aligned, PROT_NONE until mapped over.
  * The slack around them is unmapped at once: drop_range() unmaps exactly
@@ -120,8 +132,7 @@ static char *aligned_area(unsigned long len)
 	a = (char *)(((unsigned long)p + HPAGE - 1) & ~(HPAGE - 1));
 	if (a > p)
 		munmap(p, a - p);
-	if (p + HPAGE > a)
-		munmap(a + len, p + HPAGE - a);
+	munmap(a + len, p + HPAGE - a);
 	return a;
 }
 
@@ -352,7 +363,9 @@ static void bench_readers(enum kind k)
 	struct reader r = { .k = k };
 	long long *col_rd = NULL, *col_flt = NULL, *col_tch = NULL, spent = 0;
 	long checks = 0, seek_bad = 0, mincore_bad = 0, byte_bad = 0;
+	long fault_around;
 	struct outcomes o = { 0 };
+	char v[24];
 	int i, col_nrd = 0, col_nflt = 0, col_ntch = 0;
 	pthread_t t;
 
@@ -362,7 +375,8 @@ static void bench_readers(enum kind k)
 	 * earlier fault when the range was idle, and none while the
 	 * collapse held the folio locks (fault-around only trylocks).
 	 */
-	write_str("/sys/kernel/debug/fault_around_bytes", "4096");
+	fault_around = access(FAULT_AROUND, R_OK) ? -1 : read_long(FAULT_AROUND);
+	write_str(FAULT_AROUND, "4096");
 	r.cap = rounds * 200 * BURST;
 	r.rd = calloc(r.cap, sizeof(long long));
 	r.flt = calloc(r.cap, sizeof(long long));
@@ -421,7 +435,10 @@ static void bench_readers(enum kind k)
 	}
 	atomic_store(&r.state, -1);
 	pthread_join(t, NULL);
-	write_str("/sys/kernel/debug/fault_around_bytes", "65536");
+	if (fault_around > 0) {
+		snprintf(v, sizeof(v), "%ld", fault_around);
+		write_str(FAULT_AROUND, v);
+	}
 
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
 	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
@@ -464,17 +481,6 @@ static void *kh_reader_fn(void *arg)
 			r->reads++;
 	}
 	return NULL;
-}
-
-static long read_long(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		die(path);
-	close(fd);
-	return atol(buf);
 }
 
 /*

@@ -206,6 +206,25 @@ static int read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * A setting's value: of "always [madvise] never" the word in brackets,
+ * else the whole line.
+ */
+static int read_selected(const char *path, char *buf, size_t len)
+{
+	char *b;
+
+	if (read_file(path, buf, len))
+		return -1;
+	b = strchr(buf, '[');
+	if (b) {
+		memmove(buf, b + 1, strlen(b));
+		buf[strcspn(buf, "]")] = 0;
+	}
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
 /* xorshift, one state per thread */
 static unsigned long rnd(unsigned long *s)
 {
@@ -1835,20 +1854,14 @@ static void probe_check(const char *p, const char *what)
 static void probe_creep(struct slot *s, char *p)
 {
 	static const char * const pmd = THP "hugepages-2048kB/enabled";
-	char was[64], *b, *e, *q = p + (PPR - 16) * PAGE;
+	char was[64], *q = p + (PPR - 16) * PAGE;
 	unsigned long i;
 	int k;
 
 	if (access(THP "hugepages-32kB/enabled", F_OK) ||
 	    access(THP "hugepages-64kB/enabled", F_OK) ||
-	    read_file(pmd, was, sizeof(was)))
+	    read_selected(pmd, was, sizeof(was)))
 		return;
-	/* "always inherit madvise [never]": the word in brackets */
-	b = strchr(was, '[');
-	e = b ? strchr(b, ']') : NULL;
-	if (!e)
-		return;
-	*e = 0;
 	atomic_store(&mthp_hold, true);
 	mthp_toggle(NULL);
 	write_file(THP "hugepages-32kB/enabled", "always");
@@ -1871,7 +1884,7 @@ static void probe_creep(struct slot *s, char *p)
 				break;
 			}
 	}
-	write_file(pmd, b + 1);
+	write_file(pmd, was);
 	mthp_toggle(NULL);
 	atomic_store(&mthp_hold, false);
 	madvise(p, HPAGE, MADV_DONTNEED);
@@ -2358,17 +2371,10 @@ static void knobs_set(void)
 	struct stat sb;
 
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
-		char *v = knobs[i].saved, *b;
+		char *v = knobs[i].saved;
 
-		if (read_file(knobs[i].path, v, sizeof(knobs[i].saved)))
+		if (read_selected(knobs[i].path, v, sizeof(knobs[i].saved)))
 			continue;
-		/* "always [madvise] never": keep the selected word */
-		b = strchr(v, '[');
-		if (b) {
-			memmove(v, b + 1, strlen(b));
-			v[strcspn(v, "]")] = 0;
-		}
-		v[strcspn(v, "\n")] = 0;
 		if (knobs[i].value)
 			write_file(knobs[i].path, knobs[i].value);
 	}
@@ -2380,13 +2386,10 @@ static void knobs_set(void)
 			ra_path[0] = 0;
 	}
 	for (i = 0; i < 16; i++) {
-		char p[96], v[64], *b;
+		char p[96];
 
 		snprintf(p, sizeof(p), THP "hugepages-%ukB/enabled", 4 << i);
-		if (read_file(p, v, sizeof(v)) || !(b = strchr(v, '[')))
-			continue;
-		b[strcspn(b, "]")] = 0;
-		snprintf(mthp_saved[i], sizeof(mthp_saved[i]), "%s", b + 1);
+		read_selected(p, mthp_saved[i], sizeof(mthp_saved[i]));
 	}
 }
 
