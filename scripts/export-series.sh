@@ -30,6 +30,11 @@ read -r base_sha _ <"$CACHE/src/$(tree_id "$base").base"
 work=$(src_dir "$base" work)
 dir=$(series_dir "$base")
 [ -e "$work/.git" ] || die "no work tree for $base: 'make tree BASE=$base' creates it"
+# Only from the work branch: its description is the cover letter, and the
+# commits of another branch (an experiment) are not the series.
+branch=$(git -C "$work" symbolic-ref --short -q HEAD || true)
+[ "$branch" = "khugepaged-series/$base-work" ] ||
+	die "$work is on ${branch:-a detached HEAD}, not khugepaged-series/$base-work: check that out to export"
 
 repo=$(repo_dir "$base")
 
