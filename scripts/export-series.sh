@@ -32,9 +32,10 @@ dir=$(series_dir "$base")
 [ -e "$work/.git" ] || die "no work tree for $base: 'make tree BASE=$base' creates it"
 # Only from the work branch: its description is the cover letter, and the
 # commits of another branch (an experiment) are not the series.
+work_branch=khugepaged-series/$base-work
 branch=$(git -C "$work" symbolic-ref --short -q HEAD || true)
-[ "$branch" = "khugepaged-series/$base-work" ] ||
-	die "$work is on ${branch:-a detached HEAD}, not khugepaged-series/$base-work: check that out to export"
+[ "$branch" = "$work_branch" ] ||
+	die "$work is on ${branch:-a detached HEAD}, not $work_branch: check that out to export"
 
 repo=$(repo_dir "$base")
 
@@ -76,7 +77,7 @@ if [ "$last" -gt 0 ]; then
 		am -q --keep-cr --committer-date-is-author-date "${old[@]}" ||
 		die "revision v$last (series/$base/history/v$last) does not apply to the base any more"
 	range_diff=("--range-diff=$base_sha..$(git -C "$prev" rev-parse HEAD)" --creation-factor=80)
-	if ! git -C "$work" config "branch.khugepaged-series/$base-work.description" | grep -q "^Changes in v$rev\b"; then
+	if ! git -C "$work" config "branch.$work_branch.description" | grep -q "^Changes in v$rev\b"; then
 		$dry || die "revision v$rev needs a 'Changes in v$rev' section in the cover letter: git -C $work branch --edit-description"
 	fi
 fi
