@@ -1015,6 +1015,7 @@ static void mutate(struct mutator *m)
 	unsigned long p = first + rnd(&m->seed) % (PPR - n), i;
 	char *a = map + p * PAGE;
 	int op = rnd(&m->seed) % 19;
+	long stale;
 	bool keep;
 
 	switch (op) {
@@ -1044,7 +1045,8 @@ static void mutate(struct mutator *m)
 		if (pinned_in(m, p, n))
 			break;
 		keep = in(m->poisoned, p, n) && unsure[m->poisoned];
-		if (in(m->poisoned, p, n) && !keep)
+		stale = in(m->poisoned, p, n) && !keep ? m->poisoned : -1;
+		if (stale >= 0)
 			m->poisoned = -1;
 		if (has_fd()) {
 			int wfd = kind == FILE_EXT4 ? open(path, O_RDWR) : fd;
@@ -1073,6 +1075,18 @@ static void mutate(struct mutator *m)
 		 */
 		if (keep)
 			unsure[m->poisoned] = true;
+		/*
+		 * memory_failure() left a hwpoison entry in this mapping's
+		 * PTE of the poisoned page, and the punch keeps it (a zap of
+		 * a shared mapping without even_cows skips hwpoison entries,
+		 * on the stock kernels too): a store there would get SIGBUS
+		 * (BUS_MCEERR_AR) until the PTE is zapped.  Zap it, as a
+		 * program that punched out a bad page does.
+		 */
+		if (stale >= 0 &&
+		    madvise(map + stale * PAGE, PAGE, MADV_DONTNEED))
+			violation("MADV_DONTNEED of the punched-out poisoned page: %s",
+				  strerror(errno));
 		for (i = 0; i < n; i++)
 			check_page(p + i, "read back after a punch");
 		break;
