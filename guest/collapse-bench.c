@@ -89,6 +89,28 @@ static void print_dist(const char *name, long long *v, int n, bool samples)
 	printf("}");
 }
 
+/*
+ * The samples of @v (sorted) over twice the idle p99 @idle99, the target:
+ * how many, their mean and their max.  A reader that meets a collapse's
+ * folio-lock window waits once per collapse; the p99 counts those waits
+ * only when they are over 1 % of the samples, this counts them all.
+ */
+static void print_slow(const char *name, long long *v, int n,
+		       long long idle99)
+{
+	long long sum = 0;
+	int i, slow = 0;
+
+	for (i = 0; i < n; i++)
+		if (v[i] > 2 * idle99) {
+			sum += v[i];
+			slow++;
+		}
+	printf("\"%s\":{\"over_ns\":%lld,\"n\":%d,\"mean\":%lld,\"max\":%lld}",
+	       name, 2 * idle99, slow, slow ? sum / slow : 0,
+	       n ? v[n - 1] : 0);
+}
+
 static long meminfo_kb(const char *field)
 {
 	char line[256];
@@ -455,6 +477,13 @@ static void bench_readers(enum kind k)
 	print_dist("touch_ns", col_tch, col_ntch, true);
 	printf(",");
 	print_dist("base_touch_ns", r.tch, r.ntch, true);
+	/* print_dist() sorted the samples */
+	printf(",");
+	print_slow("read_slow", col_rd, col_nrd,
+		   r.nrd ? r.rd[r.nrd * 99 / 100] : 0);
+	printf(",");
+	print_slow("fault_slow", col_flt, col_nflt,
+		   r.nflt ? r.flt[r.nflt * 99 / 100] : 0);
 	printf("}\n");
 }
 
