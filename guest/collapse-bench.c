@@ -65,6 +65,12 @@ static int cmp_ll(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* the 99th percentile of @n sorted samples, as print_dist() gives it */
+static long long p99(const long long *v, int n)
+{
+	return n ? v[n * 99 / 100] : 0;
+}
+
 /* "name":{"n":..,"p50":..,"p90":..,"p99":..,"max":..,"quantiles":[..]} */
 static void print_dist(const char *name, long long *v, int n, bool samples)
 {
@@ -74,7 +80,7 @@ static void print_dist(const char *name, long long *v, int n, bool samples)
 	printf("\"%s\":{\"n\":%d", name, n);
 	if (n) {
 		printf(",\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld",
-		       v[n / 2], v[n * 9 / 10], v[n * 99 / 100], v[n - 1]);
+		       v[n / 2], v[n * 9 / 10], p99(v, n), v[n - 1]);
 	}
 	if (samples && n) {
 		/* the distribution, as 101 quantiles (all samples if fewer) */
@@ -91,7 +97,7 @@ static void print_dist(const char *name, long long *v, int n, bool samples)
 
 /*
  * The samples of @v (sorted) over twice the idle p99 @idle99, the target:
- * how many, their mean and their max.  A reader that meets a collapse's
+ * how many and their mean (print_dist() gives the max).  A reader that meets a collapse's
  * folio-lock window waits once per collapse; the p99 counts those waits
  * only when they are over 1 % of the samples, this counts them all.
  */
@@ -106,9 +112,8 @@ static void print_slow(const char *name, long long *v, int n,
 			sum += v[i];
 			slow++;
 		}
-	printf("\"%s\":{\"over_ns\":%lld,\"n\":%d,\"mean\":%lld,\"max\":%lld}",
-	       name, 2 * idle99, slow, slow ? sum / slow : 0,
-	       n ? v[n - 1] : 0);
+	printf("\"%s\":{\"over_ns\":%lld,\"n\":%d,\"mean\":%lld}",
+	       name, 2 * idle99, slow, slow ? sum / slow : 0);
 }
 
 static long meminfo_kb(const char *field)
@@ -479,11 +484,9 @@ static void bench_readers(enum kind k)
 	print_dist("base_touch_ns", r.tch, r.ntch, true);
 	/* print_dist() sorted the samples */
 	printf(",");
-	print_slow("read_slow", col_rd, col_nrd,
-		   r.nrd ? r.rd[r.nrd * 99 / 100] : 0);
+	print_slow("read_slow", col_rd, col_nrd, p99(r.rd, r.nrd));
 	printf(",");
-	print_slow("fault_slow", col_flt, col_nflt,
-		   r.nflt ? r.flt[r.nflt * 99 / 100] : 0);
+	print_slow("fault_slow", col_flt, col_nflt, p99(r.flt, r.nflt));
 	printf("}\n");
 }
 
