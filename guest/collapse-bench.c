@@ -97,9 +97,10 @@ static void print_dist(const char *name, long long *v, int n, bool samples)
 
 /*
  * The samples of @v (sorted) over twice the idle p99 @idle99, the target:
- * how many and their mean (print_dist() gives the max).  A reader that meets a collapse's
- * folio-lock window waits once per collapse; the p99 counts those waits
- * only when they are over 1 % of the samples, this counts them all.
+ * how many and their mean (print_dist() gives the max).  A reader that
+ * meets a collapse's folio-lock window waits once per collapse; the p99
+ * counts those waits only when they are over 1 % of the samples, this
+ * counts them all.
  */
 static void print_slow(const char *name, long long *v, int n,
 		       long long idle99)
