@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,30 @@ static inline int write_str(const char *path, const char *s)
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+/*
+ * The row @label ("TLB:", "RCU:") of /proc/interrupts or /proc/softirqs
+ * (@file), summed over all CPUs; -1 if the row is missing.
+ */
+static inline long irq_row(const char *file, const char *label)
+{
+	char line[1024], *p, *end;
+	long sum = -1, v;
+	FILE *f = fopen(file, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		p = line + strspn(line, " ");
+		if (strncmp(p, label, strlen(label)))
+			continue;
+		sum = 0;
+		for (p += strlen(label); (v = strtol(p, &end, 10)), end != p;
+		     p = end)
+			sum += v;
+	}
+	if (f)
+		fclose(f);
+	return sum;
 }
 
 /* khugepaged's utime + stime in clock ticks, -1 if it is not running. */

@@ -292,17 +292,61 @@ static void bench_collapse(enum kind k)
 
 /* ---- collapse under concurrent readers ------------------------------ */
 
+/*
+ * What the reader thread does: read(2) the range; check it with
+ * SEEK_HOLE/SEEK_DATA, mincore() and read(2); load and fault it mapped.
+ */
+enum reader_mode { READ_SYSCALL, CHECKS, MAPPED, NR_MODES };
+
+/* the latencies of one pass (during the collapses or idle) */
+struct samples {
+	long long *rd, *flt, *tch;
+	int nrd, nflt, ntch;
+};
+
 struct reader {
 	enum kind k;
+	enum reader_mode mode;
 	int fd;
+	char expect;		/* every byte of the range */
 	char *map;		/* the range being collapsed */
 	char *own;		/* the reader's own mapping, for faults */
 	atomic_int state;	/* 1: read, 0: idle, -1: exit */
 	atomic_int idle;
-	long long *rd, *flt, *tch;	/* latencies */
-	int nrd, nflt, ntch, cap;
+	struct samples *s;	/* where this round's samples go */
+	int cap;
 	long seek_bad, mincore_bad, byte_bad, checks;
 };
+
+static void add_sample(long long *v, int *n, int cap, long long t0)
+{
+	if (*n < cap)
+		v[(*n)++] = now_ns() - t0;
+}
+
+/*
+ * Interrupts and softirqs, all CPUs, counted while the reader runs: what
+ * a collapse sends to the reader's CPU, against the idle rounds.
+ */
+static const struct {
+	const char *file, *label, *name;
+} irq_kinds[] = {
+	{ "/proc/interrupts", "TLB:", "tlb" },
+	{ "/proc/interrupts", "CAL:", "call" },
+	{ "/proc/interrupts", "RES:", "resched" },
+	{ "/proc/interrupts", "LOC:", "timer" },
+	{ "/proc/softirqs", "RCU:", "rcu_softirq" },
+	{ "/proc/softirqs", "SCHED:", "sched_softirq" },
+	{ "/proc/softirqs", "TIMER:", "timer_softirq" },
+};
+#define NR_IRQ_KINDS (sizeof(irq_kinds) / sizeof(irq_kinds[0]))
+
+/* add to @acc the counts of irq_kinds, times @sign (-1 at the start) */
+static void irq_sample(long *acc, int sign)
+{
+	for (unsigned int i = 0; i < NR_IRQ_KINDS; i++)
+		acc[i] += sign * irq_row(irq_kinds[i].file, irq_kinds[i].label);
+}
 
 /* samples of each kind per pass of the reader's loop, before its checks */
 #define BURST	16
@@ -316,6 +360,7 @@ static void *reader_fn(void *arg)
 
 	for (;;) {
 		int s = atomic_load(&r->state);
+		struct samples *sm = r->s;
 		unsigned long p;
 		long long t0;
 		off_t off;
@@ -332,30 +377,35 @@ static void *reader_fn(void *arg)
 		for (b = 0; b < BURST; b++) {
 			p = rand_r(&seed) % NR_PAGES;
 
-			t0 = now_ns();
-			if (pread(r->fd, buf, sizeof(buf), p * PAGE) !=
-			    sizeof(buf))
-				r->byte_bad++;
-			if (r->nrd < r->cap)
-				r->rd[r->nrd++] = now_ns() - t0;
-			if (buf[0] != buf[63])
-				r->byte_bad++;
+			if (r->mode != MAPPED) {
+				t0 = now_ns();
+				if (pread(r->fd, buf, sizeof(buf), p * PAGE) !=
+				    sizeof(buf))
+					r->byte_bad++;
+				if (r->mode == READ_SYSCALL)
+					add_sample(sm->rd, &sm->nrd, r->cap,
+						   t0);
+				if (buf[0] != r->expect || buf[63] != r->expect)
+					r->byte_bad++;
+				continue;
+			}
 
 			/* a load through the range's own mapping, populated */
 			t0 = now_ns();
 			if (*(volatile char *)(r->map + p * PAGE + 63) !=
-			    buf[63])
+			    r->expect)
 				r->byte_bad++;
-			if (r->ntch < r->cap)
-				r->tch[r->ntch++] = now_ns() - t0;
+			add_sample(sm->tch, &sm->ntch, r->cap, t0);
 
 			t0 = now_ns();
-			(void)*(volatile char *)(r->own + p * PAGE);
-			if (r->nflt < r->cap)
-				r->flt[r->nflt++] = now_ns() - t0;
+			if (*(volatile char *)(r->own + p * PAGE) != r->expect)
+				r->byte_bad++;
+			add_sample(sm->flt, &sm->nflt, r->cap, t0);
 			madvise(r->own + p * PAGE, PAGE, MADV_DONTNEED);
 		}
 
+		if (r->mode != CHECKS)
+			continue;
 		r->checks++;
 		if (r->k == SHMEM) {
 			off = lseek(r->fd, 0, SEEK_HOLE);
@@ -376,25 +426,80 @@ static void *reader_fn(void *arg)
 }
 
 /*
- * One reader thread reads random pages of the range with read(2), loads
- * them through the range's mapping (populated: no fault unless the
- * collapse unmapped the page), and faults them in through its own mapping
- * (each page zapped again after the load), BURST random pages in a row
- * without a pause, then checks SEEK_HOLE/SEEK_DATA and mincore(): first
- * while the range is collapsed, then, for the baseline, for as long as an
- * average collapse took, with none running.  A reader that waits for one
- * collapse waits once per collapse: its p99 counts such a wait only if it
- * takes fewer than 100 samples per collapse.
+ * One round: a new range, the reader on it while @collapse (MADV_COLLAPSE
+ * of the range, its time in *@ns) or, idle, for *@ns.
+ */
+static int reader_round(struct reader *r, int i, bool collapse,
+			long long *ns, long *irqs)
+{
+	long long t0;
+	int ret = 0;
+
+	r->map = make_range(r->k, HPAGE, &r->fd, i);
+	r->expect = i | 1;
+	r->own = mmap(NULL, HPAGE, PROT_READ, MAP_SHARED, r->fd, 0);
+	if (r->own == MAP_FAILED)
+		die("mmap reader");
+	/* the reader's loads then fault only after an unmap */
+	if (madvise(r->map, HPAGE, MADV_POPULATE_READ))
+		die("MADV_POPULATE_READ");
+	irq_sample(irqs, -1);
+	atomic_store(&r->state, 1);
+	while (atomic_load(&r->idle))
+		;
+	t0 = now_ns();
+	if (collapse) {
+		ret = madvise(r->map, HPAGE, MADV_COLLAPSE) ? errno : 0;
+		*ns = now_ns() - t0;
+	} else {
+		while (now_ns() - t0 < *ns)
+			;
+	}
+	atomic_store(&r->state, 0);
+	while (!atomic_load(&r->idle))
+		;
+	irq_sample(irqs, 1);
+	munmap(r->own, HPAGE);
+	drop_range(r->map, HPAGE, r->fd);
+	return ret;
+}
+
+static void alloc_samples(struct samples *s, int cap)
+{
+	s->rd = calloc(cap, sizeof(long long));
+	s->flt = calloc(cap, sizeof(long long));
+	s->tch = calloc(cap, sizeof(long long));
+	if (!s->rd || !s->flt || !s->tch)
+		die("calloc");
+}
+
+/*
+ * Three readers, one per round in turns, each a thread on the range
+ * without a pause: one reads random pages with read(2); one checks it,
+ * BURST read(2)s then SEEK_HOLE/SEEK_DATA (shmem) and mincore(); one
+ * loads random pages through the range's mapping (populated: no fault
+ * unless the collapse unmapped the page) and faults them in through its
+ * own mapping (each page zapped again after the load).  Every byte read
+ * is checked.  Each round with a collapse is followed by an idle round of
+ * the same reader for as long as that collapse took, with none running:
+ * the baseline, under the same conditions.  One kind of access per
+ * reader: a reader that also faulted or checked would take fewer read(2)
+ * samples per millisecond while its faults wait (or in its checks), and
+ * the interruptions a vCPU gets at a steady rate (the host's: most of a
+ * TCG guest's slow samples, collapse or not) would make up more of its
+ * samples.  A reader that waits for one collapse waits once per
+ * collapse: its p99 counts such a wait only if it takes fewer than 100
+ * samples per collapse.
  */
 static void bench_readers(enum kind k)
 {
 	struct reader r = { .k = k };
-	long long *col_rd = NULL, *col_flt = NULL, *col_tch = NULL, spent = 0;
-	long checks = 0, seek_bad = 0, mincore_bad = 0, byte_bad = 0;
-	long fault_around;
+	struct samples sm[2] = { { 0 } };	/* collapsing, idle */
+	long long spent = 0;
+	long fault_around, irqs[2][NR_IRQ_KINDS] = { { 0 } };
 	struct outcomes o = { 0 };
 	char v[24];
-	int i, col_nrd = 0, col_nflt = 0, col_ntch = 0;
+	int i, ret;
 	pthread_t t;
 
 	/*
@@ -405,61 +510,22 @@ static void bench_readers(enum kind k)
 	 */
 	fault_around = access(FAULT_AROUND, R_OK) ? -1 : read_long(FAULT_AROUND);
 	write_str(FAULT_AROUND, "4096");
-	r.cap = rounds * 200 * BURST;
-	r.rd = calloc(r.cap, sizeof(long long));
-	r.flt = calloc(r.cap, sizeof(long long));
-	r.tch = calloc(r.cap, sizeof(long long));
+	r.cap = rounds * 400 * BURST;
+	alloc_samples(&sm[0], r.cap);
+	alloc_samples(&sm[1], r.cap);
 	if (pthread_create(&t, NULL, reader_fn, &r))
 		die("pthread_create");
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (i = 0; i < rounds; i++) {
-			long long t0;
-			int ret = 0;
+	for (i = 0; i < rounds; i++) {
+		long long ns = 0;
 
-			r.map = make_range(k, HPAGE, &r.fd, i);
-			r.own = mmap(NULL, HPAGE, PROT_READ, MAP_SHARED, r.fd, 0);
-			if (r.own == MAP_FAILED)
-				die("mmap reader");
-			/* the reader's loads then fault only after an unmap */
-			if (madvise(r.map, HPAGE, MADV_POPULATE_READ))
-				die("MADV_POPULATE_READ");
-			atomic_store(&r.state, 1);
-			while (atomic_load(&r.idle))
-				;
-			t0 = now_ns();
-			if (pass == 0) {
-				ret = madvise(r.map, HPAGE, MADV_COLLAPSE);
-				spent += now_ns() - t0;
-				count_outcome(&o, ret, errno);
-			} else {
-				while (now_ns() - t0 < spent / rounds)
-					;
-			}
-			atomic_store(&r.state, 0);
-			while (!atomic_load(&r.idle))
-				;
-			munmap(r.own, HPAGE);
-			drop_range(r.map, HPAGE, r.fd);
-		}
-		if (pass == 0) {
-			col_rd = r.rd;
-			col_nrd = r.nrd;
-			col_flt = r.flt;
-			col_nflt = r.nflt;
-			col_tch = r.tch;
-			col_ntch = r.ntch;
-			checks = r.checks;
-			seek_bad = r.seek_bad;
-			mincore_bad = r.mincore_bad;
-			byte_bad = r.byte_bad;
-			r.rd = calloc(r.cap, sizeof(long long));
-			r.flt = calloc(r.cap, sizeof(long long));
-			r.tch = calloc(r.cap, sizeof(long long));
-			r.nrd = 0;
-			r.nflt = 0;
-			r.ntch = 0;
-		}
+		r.mode = i % NR_MODES;
+		r.s = &sm[0];
+		ret = reader_round(&r, i, true, &ns, irqs[0]);
+		spent += ns;
+		count_outcome(&o, ret ? -1 : 0, ret);
+		r.s = &sm[1];
+		reader_round(&r, i, false, &ns, irqs[1]);
 	}
 	atomic_store(&r.state, -1);
 	pthread_join(t, NULL);
@@ -471,24 +537,30 @@ static void bench_readers(enum kind k)
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
 	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
 	printf("\"checks\":%ld,\"seek_bad\":%ld,\"mincore_bad\":%ld,\"byte_bad\":%ld,",
-	       checks, seek_bad, mincore_bad, byte_bad);
-	print_dist("read_ns", col_rd, col_nrd, true);
+	       r.checks, r.seek_bad, r.mincore_bad, r.byte_bad);
+	print_dist("read_ns", sm[0].rd, sm[0].nrd, true);
 	printf(",");
-	print_dist("fault_ns", col_flt, col_nflt, true);
+	print_dist("fault_ns", sm[0].flt, sm[0].nflt, true);
 	printf(",");
-	print_dist("base_read_ns", r.rd, r.nrd, true);
+	print_dist("base_read_ns", sm[1].rd, sm[1].nrd, true);
 	printf(",");
-	print_dist("base_fault_ns", r.flt, r.nflt, true);
+	print_dist("base_fault_ns", sm[1].flt, sm[1].nflt, true);
 	printf(",");
-	print_dist("touch_ns", col_tch, col_ntch, true);
+	print_dist("touch_ns", sm[0].tch, sm[0].ntch, true);
 	printf(",");
-	print_dist("base_touch_ns", r.tch, r.ntch, true);
+	print_dist("base_touch_ns", sm[1].tch, sm[1].ntch, true);
 	/* print_dist() sorted the samples */
 	printf(",");
-	print_slow("read_slow", col_rd, col_nrd, p99(r.rd, r.nrd));
+	print_slow("read_slow", sm[0].rd, sm[0].nrd, p99(sm[1].rd, sm[1].nrd));
 	printf(",");
-	print_slow("fault_slow", col_flt, col_nflt, p99(r.flt, r.nflt));
-	printf("}\n");
+	print_slow("fault_slow", sm[0].flt, sm[0].nflt,
+		   p99(sm[1].flt, sm[1].nflt));
+	/* per 100 collapses: [during the collapses, idle rounds] */
+	printf(",\"irqs_per_100\":{");
+	for (i = 0; i < (int)NR_IRQ_KINDS; i++)
+		printf("%s\"%s\":[%ld,%ld]", i ? "," : "", irq_kinds[i].name,
+		       irqs[0][i] * 100 / rounds, irqs[1][i] * 100 / rounds);
+	printf("}}\n");
 }
 
 /* ---- khugepaged throughput ------------------------------------------ */

@@ -55,21 +55,7 @@ static void must_write(const char *path, const char *val)
 /* TLB shootdown IPIs received, all CPUs (x86 /proc/interrupts "TLB:") */
 static long tlb_shootdowns(void)
 {
-	char line[1024], *p, *end;
-	long sum = -1, v;
-	FILE *f = fopen("/proc/interrupts", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		p = line + strspn(line, " ");
-		if (strncmp(p, "TLB:", 4))
-			continue;
-		sum = 0;
-		for (p += 4; (v = strtol(p, &end, 10)), end != p; p = end)
-			sum += v;
-	}
-	if (f)
-		fclose(f);
-	return sum;
+	return irq_row("/proc/interrupts", "TLB:");
 }
 
 /* khugepaged's CPU time in ms, -1 if it is not running */
