@@ -443,6 +443,12 @@ static int reader_round(struct reader *r, int i, bool collapse,
 	/* the reader's loads then fault only after an unmap */
 	if (madvise(r->map, HPAGE, MADV_POPULATE_READ))
 		die("MADV_POPULATE_READ");
+	/*
+	 * What the previous round left behind (RCU callbacks, the eviction
+	 * of its file, the journal's commit of this one) runs before the
+	 * reader starts, not in the next round, idle or not.
+	 */
+	usleep(20000);
 	irq_sample(irqs, -1);
 	atomic_store(&r->state, 1);
 	while (atomic_load(&r->idle))
