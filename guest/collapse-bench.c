@@ -298,7 +298,7 @@ static void bench_collapse(enum kind k)
  */
 enum reader_mode { READ_SYSCALL, CHECKS, MAPPED, NR_MODES };
 
-/* the latencies of one pass (during the collapses or idle) */
+/* the latencies of the rounds with a collapse, or of the idle rounds */
 struct samples {
 	long long *rd, *flt, *tch;
 	int nrd, nflt, ntch;
@@ -348,7 +348,7 @@ static void irq_sample(long *acc, int sign)
 		acc[i] += sign * irq_row(irq_kinds[i].file, irq_kinds[i].label);
 }
 
-/* samples of each kind per pass of the reader's loop, before its checks */
+/* accesses per pass of the reader's loop (the checker's checks after them) */
 #define BURST	16
 
 static void *reader_fn(void *arg)
@@ -509,9 +509,9 @@ static void bench_readers(enum kind k)
 	pthread_t t;
 
 	/*
-	 * One page per fault, in both passes: with fault-around, most loads
-	 * through the reader's own mapping found the page mapped by an
-	 * earlier fault when the range was idle, and none while the
+	 * One page per fault, in both kinds of rounds: with fault-around,
+	 * most loads through the reader's own mapping found the page mapped
+	 * by an earlier fault when the range was idle, and none while the
 	 * collapse held the folio locks (fault-around only trylocks).
 	 */
 	fault_around = access(FAULT_AROUND, R_OK) ? -1 : read_long(FAULT_AROUND);
