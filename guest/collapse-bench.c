@@ -503,6 +503,7 @@ static void bench_readers(enum kind k)
 	struct samples sm[2] = { { 0 } };	/* collapsing, idle */
 	long long spent = 0;
 	long fault_around, irqs[2][NR_IRQ_KINDS] = { { 0 } };
+	int nmode[NR_MODES] = { 0 };	/* collapses with each reader */
 	struct outcomes o = { 0 };
 	char v[24];
 	int i, ret;
@@ -526,6 +527,7 @@ static void bench_readers(enum kind k)
 		long long ns = 0;
 
 		r.mode = i % NR_MODES;
+		nmode[r.mode]++;
 		r.s = &sm[0];
 		ret = reader_round(&r, i, true, &ns, irqs[0]);
 		spent += ns;
@@ -542,6 +544,8 @@ static void bench_readers(enum kind k)
 
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
 	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
+	printf("\"read_rounds\":%d,\"check_rounds\":%d,\"mapped_rounds\":%d,",
+	       nmode[READ_SYSCALL], nmode[CHECKS], nmode[MAPPED]);
 	printf("\"checks\":%ld,\"seek_bad\":%ld,\"mincore_bad\":%ld,\"byte_bad\":%ld,",
 	       r.checks, r.seek_bad, r.mincore_bad, r.byte_bad);
 	print_dist("read_ns", sm[0].rd, sm[0].nrd, true);
@@ -560,6 +564,13 @@ static void bench_readers(enum kind k)
 	print_slow("read_slow", sm[0].rd, sm[0].nrd, p99(sm[1].rd, sm[1].nrd));
 	printf(",");
 	print_slow("fault_slow", sm[0].flt, sm[0].nflt,
+		   p99(sm[1].flt, sm[1].nflt));
+	/*
+	 * A load through the populated mapping faults only after the
+	 * collapse unmapped its page: measured against an idle fault.
+	 */
+	printf(",");
+	print_slow("touch_slow", sm[0].tch, sm[0].ntch,
 		   p99(sm[1].flt, sm[1].nflt));
 	/* per 100 collapses: [during the collapses, idle rounds] */
 	printf(",\"irqs_per_100\":{");
