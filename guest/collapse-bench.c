@@ -313,7 +313,12 @@ struct reader {
 	char *own;		/* the reader's own mapping, for faults */
 	atomic_int state;	/* 1: read, 0: idle, -1: exit */
 	atomic_int idle;
-	struct samples *s;	/* where this round's samples go */
+	/*
+	 * Where the samples of an access that starts now go: the round's,
+	 * then, once MADV_COLLAPSE has returned (or the idle time is over),
+	 * those of the accesses after it (none after an idle round).
+	 */
+	struct samples *_Atomic s;
 	int cap;
 	long seek_bad, mincore_bad, byte_bad, checks;
 };
@@ -421,7 +426,7 @@ static void *reader_fn(void *arg)
 
 		for (b = 0; b < BURST; b++) {
 			p = rand_r(&seed) % NR_PAGES;
-			reader_access(r, p, r->s);
+			reader_access(r, p, atomic_load(&r->s));
 		}
 
 		if (r->mode != CHECKS)
@@ -447,10 +452,13 @@ static void *reader_fn(void *arg)
 
 /*
  * One round: a new range, the reader on it while @collapse (MADV_COLLAPSE
- * of the range, its time in *@ns) or, idle, for *@ns.
+ * of the range, its time in *@ns) or, idle, for *@ns; its samples go to
+ * @during, and those of the accesses the reader starts after that (it
+ * ends its pass first) to @after.
  */
 static int reader_round(struct reader *r, int i, bool collapse,
-			long long *ns, long *irqs)
+			long long *ns, long *irqs, struct samples *during,
+			struct samples *after)
 {
 	long long t0;
 	int ret = 0;
@@ -470,6 +478,7 @@ static int reader_round(struct reader *r, int i, bool collapse,
 	 */
 	usleep(20000);
 	irq_sample(irqs, -1);
+	atomic_store(&r->s, during);
 	atomic_store(&r->state, 1);
 	while (atomic_load(&r->idle))
 		;
@@ -481,6 +490,7 @@ static int reader_round(struct reader *r, int i, bool collapse,
 		while (now_ns() - t0 < *ns)
 			;
 	}
+	atomic_store(&r->s, after);
 	atomic_store(&r->state, 0);
 	while (!atomic_load(&r->idle))
 		;
@@ -516,11 +526,21 @@ static void alloc_samples(struct samples *s, int cap)
  * samples.  A reader that waits for one collapse waits once per
  * collapse: its p99 counts such a wait only if it takes fewer than 100
  * samples per collapse.
+ *
+ * Only an access that starts before MADV_COLLAPSE returns (or before the
+ * idle time is over) is a sample of the round.  The reader ends its pass
+ * after that, up to BURST accesses: after a collapse they are accesses
+ * to the huge page, not waits for the collapse (an ext4 file's faults
+ * through the reader's own mapping, aligned by thp_get_unmapped_area(),
+ * map it by PMD and its MADV_DONTNEED unmaps all of it: about three
+ * times a small page's fault), reported on their own; after an idle
+ * round they are dropped.
  */
 static void bench_readers(enum kind k)
 {
 	struct reader r = { .k = k };
-	struct samples sm[2] = { { 0 } };	/* collapsing, idle */
+	/* collapsing, idle, after the collapses */
+	struct samples sm[3] = { { 0 } };
 	long long spent = 0, idle_fault99;
 	long fault_around, irqs[2][NR_IRQ_KINDS] = { { 0 } };
 	int nmode[NR_MODES] = { 0 };	/* collapses with each reader */
@@ -540,6 +560,7 @@ static void bench_readers(enum kind k)
 	r.cap = rounds * 400 * BURST;
 	alloc_samples(&sm[0], r.cap);
 	alloc_samples(&sm[1], r.cap);
+	alloc_samples(&sm[2], r.cap);
 	if (pthread_create(&t, NULL, reader_fn, &r))
 		die("pthread_create");
 
@@ -548,12 +569,10 @@ static void bench_readers(enum kind k)
 
 		r.mode = i % NR_MODES;
 		nmode[r.mode]++;
-		r.s = &sm[0];
-		ret = reader_round(&r, i, true, &ns, irqs[0]);
+		ret = reader_round(&r, i, true, &ns, irqs[0], &sm[0], &sm[2]);
 		spent += ns;
 		count_outcome(&o, ret ? -1 : 0, ret);
-		r.s = &sm[1];
-		reader_round(&r, i, false, &ns, irqs[1]);
+		reader_round(&r, i, false, &ns, irqs[1], &sm[1], NULL);
 	}
 	atomic_store(&r.state, -1);
 	pthread_join(t, NULL);
@@ -579,6 +598,10 @@ static void bench_readers(enum kind k)
 	print_dist("touch_ns", sm[0].tch, sm[0].ntch, true);
 	printf(",");
 	print_dist("base_touch_ns", sm[1].tch, sm[1].ntch, true);
+	printf(",");
+	print_dist("after_read_ns", sm[2].rd, sm[2].nrd, true);
+	printf(",");
+	print_dist("after_fault_ns", sm[2].flt, sm[2].nflt, true);
 	/* print_dist() sorted the samples */
 	idle_fault99 = p99(sm[1].flt, sm[1].nflt);
 	printf(",");
