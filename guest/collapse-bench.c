@@ -614,6 +614,11 @@ static void bench_readers(enum kind k)
 	 */
 	printf(",");
 	print_slow("touch_slow", sm[0].tch, sm[0].ntch, idle_fault99);
+	/* the same count in the idle rounds: what comes without a collapse */
+	printf(",");
+	print_slow("base_read_slow", sm[1].rd, sm[1].nrd, p99(sm[1].rd, sm[1].nrd));
+	printf(",");
+	print_slow("base_fault_slow", sm[1].flt, sm[1].nflt, idle_fault99);
 	/* per 100 collapses: [during the collapses, idle rounds] */
 	printf(",\"irqs_per_100\":{");
 	for (i = 0; i < (int)NR_IRQ_KINDS; i++)
