@@ -672,12 +672,18 @@ static void bench_khugepaged(enum kind k, bool busy, int sleep_ms)
 	pthread_t t;
 	int fd;
 
-	snprintf(sleep_str, sizeof(sleep_str), "%d", sleep_ms);
-	write_str(THP "khugepaged/scan_sleep_millisecs", sleep_str);
+	/*
+	 * Every write here wakes khugepaged for a pass, with the sleep it
+	 * had (10 s, the previous run's): before the range exists.  The
+	 * counter is read before it exists too: khugepaged, once the range
+	 * is there, may collapse some of it before the clock starts, and a
+	 * baseline read after that would never be reached.
+	 */
 	write_str(THP "khugepaged/alloc_sleep_millisecs", "0");
 	write_str(THP "khugepaged/pages_to_scan", "4096");
 	write_str(THP "khugepaged/max_ptes_none", "511");
 	write_str(THP "shmem_enabled", "advise");
+	before = meminfo_kb(counter);
 
 	map = make_range(k, len, &fd, 7);
 	madvise(map, len, MADV_HUGEPAGE);
@@ -690,10 +696,11 @@ static void bench_khugepaged(enum kind k, bool busy, int sleep_ms)
 	mmap(anon, HPAGE, PROT_READ | PROT_WRITE,
 	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	madvise(anon, HPAGE, MADV_HUGEPAGE);
-	before = meminfo_kb(counter);
 	cpu0 = khugepaged_cpu_ticks();
 	scans0 = read_long(THP "khugepaged/full_scans");
+	snprintf(sleep_str, sizeof(sleep_str), "%d", sleep_ms);
 	t0 = now_ns();
+	write_str(THP "khugepaged/scan_sleep_millisecs", sleep_str);
 	anon[0] = 1;
 	do {
 		usleep(sleep_ms ? 5000 : 20000);
