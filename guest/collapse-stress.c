@@ -109,7 +109,7 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 
 #define OPS(x) x(pwrite) x(mapwrite) x(punch) x(falloc) x(remove) \
 	x(truncate) x(dontneed) x(mprotect) x(remap) x(fork) x(pageout) \
-	x(cold) x(pin) x(odirect) x(verify) x(read) x(seek) x(mincore) \
+	x(cold) x(pin) x(odirect) x(odirect_read) x(verify) x(read) x(seek) x(mincore) \
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
 	x(uffd_touch) x(uffd_wp) x(uffd_wp_protect) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
@@ -1009,6 +1009,35 @@ static void show_maps(const char *why, char *park, unsigned long n, char *a)
 		fclose(f);
 }
 
+/*
+ * O_DIRECT read into page @p of the range from @dfd: the device writes
+ * the page through the reference or pin GUP took for the I/O, maybe
+ * while a collapse copies the page.  The page's next generation goes to
+ * the file first; after the read the page must hold it.
+ */
+static void odirect_read_into(unsigned long p, int dfd)
+{
+	static __thread char raw[2 * PAGE];
+	char *buf = (char *)(((unsigned long)raw + PAGE - 1) & ~(PAGE - 1));
+	unsigned int g = gen[p] + 1;
+
+	count(OP_odirect_read);
+	fill(buf, p, g);
+	if (pwrite(dfd, buf, PAGE, PAGE) != (ssize_t)PAGE) {
+		violation("O_DIRECT write of page %lu's next generation: %s",
+			  p, strerror(errno));
+		return;
+	}
+	touched(p, 1, OP_odirect_read);
+	if (pread(dfd, map + p * PAGE, PAGE, PAGE) != (ssize_t)PAGE) {
+		violation("O_DIRECT read into page %lu: %s", p,
+			  strerror(errno));
+		return;
+	}
+	gen[p] = g;
+	check_page(p, "read back after an O_DIRECT read into it");
+}
+
 static void mutate(struct mutator *m)
 {
 	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
@@ -1216,7 +1245,7 @@ static void mutate(struct mutator *m)
 		}
 		break;
 	case 13:
-		/* O_DIRECT write from the range: pins the page for the I/O */
+		/* O_DIRECT write from the range, then a read into it */
 		if (kind == FILE_EXT4 || access(EXT4_DIR, W_OK) ||
 		    overlaps_pin(m, p, 1))
 			break;
@@ -1231,7 +1260,9 @@ static void mutate(struct mutator *m)
 			if (dfd < 0)
 				break;
 			if (pwrite(dfd, a, PAGE, 0) == (ssize_t)PAGE) {
-				/* written */
+				/* and the other way: DMA into the page */
+				if (m->r != R_UFFD && m->poisoned < 0)
+					odirect_read_into(p, dfd);
 			} else if (errno == EFAULT && m->poisoned >= 0 &&
 				   unsure[m->poisoned]) {
 				/*
