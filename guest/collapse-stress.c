@@ -1260,8 +1260,12 @@ static void mutate(struct mutator *m)
 			if (dfd < 0)
 				break;
 			if (pwrite(dfd, a, PAGE, 0) == (ssize_t)PAGE) {
-				/* and the other way: DMA into the page */
-				if (m->r != R_UFFD && m->poisoned < 0)
+				/*
+				 * and the other way: DMA into the page (not
+				 * next to a poisoned page inside a huge page)
+				 */
+				if (m->r != R_UFFD &&
+				    (m->poisoned < 0 || !unsure[m->poisoned]))
 					odirect_read_into(p, dfd);
 			} else if (errno == EFAULT && m->poisoned >= 0 &&
 				   unsure[m->poisoned]) {
