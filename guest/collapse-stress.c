@@ -1264,8 +1264,7 @@ static void mutate(struct mutator *m)
 				 * and the other way: DMA into the page (not
 				 * next to a poisoned page inside a huge page)
 				 */
-				if (m->r != R_UFFD &&
-				    (m->poisoned < 0 || !unsure[m->poisoned]))
+				if (m->poisoned < 0 || !unsure[m->poisoned])
 					odirect_read_into(p, dfd);
 			} else if (errno == EFAULT && m->poisoned >= 0 &&
 				   unsure[m->poisoned]) {
