@@ -19,7 +19,8 @@
 # work tree of 'make tree' as it is, uncommitted edits included, with test
 # programs built from it; results in results/<base>-work-*), FLAVOUR (debug|kasan;
 # make stress: kasan), KERNEL_TREE (apply onto your own git tree), CACHE,
-# RESULTS, SOAK, STRESS_SECONDS; the guest: RUN_TIMEOUT (make run's
+# RESULTS, SOAK, STRESS_SECONDS, EXTRA_CONFIG (one more Kconfig fragment,
+# for one-off experiments); the guest: RUN_TIMEOUT (make run's
 # command limit, s), GUEST_CPUS (2), GUEST_MEM (3G), GUEST_CMDLINE (more
 # kernel parameters), GUEST_TIMEOUT (QEMU's limit, s).  make run exits 1
 # if the command failed or the kernel log has a report (git bisect run).

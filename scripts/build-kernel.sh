@@ -1,7 +1,8 @@
 #!/bin/bash
 # build-kernel.sh BASE: build the bzImage of the KERNEL (patched|stock|work) tree
 # of BASE in the FLAVOUR (debug|kasan) configuration, out of tree, with ccache.
-# Config: tinyconfig + config/common.config + config/BASE.config (+ kasan).
+# Config: tinyconfig + config/common.config + config/BASE.config (+ kasan)
+# (+ EXTRA_CONFIG).
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -15,6 +16,8 @@ mkdir -p "$out"
 frags=("$TOP/config/common.config")
 [ -f "$TOP/config/$base.config" ] && frags+=("$TOP/config/$base.config")
 [ "$FLAVOUR" = kasan ] && frags+=("$TOP/config/kasan.config")
+# One-off experiments: EXTRA_CONFIG names one more fragment (not used by CI).
+[ -n "${EXTRA_CONFIG:-}" ] && frags+=("$(realpath "$EXTRA_CONFIG")")
 
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export KBUILD_BUILD_USER=khugepaged-series KBUILD_BUILD_HOST=qemu
