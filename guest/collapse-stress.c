@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/falloc.h>
+#include <linux/io_uring.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -109,7 +110,7 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 
 #define OPS(x) x(pwrite) x(mapwrite) x(punch) x(falloc) x(remove) \
 	x(truncate) x(dontneed) x(mprotect) x(remap) x(fork) x(pageout) \
-	x(cold) x(pin) x(odirect) x(odirect_read) x(verify) x(read) x(seek) x(mincore) \
+	x(cold) x(pin) x(odirect) x(odirect_read) x(uring_read) x(verify) x(read) x(seek) x(mincore) \
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
 	x(uffd_touch) x(uffd_wp) x(uffd_wp_protect) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
@@ -755,6 +756,7 @@ struct mutator {
 	int pin_forks;		/* forks when it was taken */
 	unsigned long seed;
 	char *park;		/* a reserved area to mremap pages into */
+	struct uring *u;	/* an io_uring of its own, NULL without */
 };
 
 static bool in(long page, unsigned long p, unsigned long n)
@@ -1038,6 +1040,117 @@ static void odirect_read_into(unsigned long p, int dfd)
 	check_page(p, "read back after an O_DIRECT read into it");
 }
 
+/*
+ * io_uring: page @p registered as fixed buffer 0 (a long-term FOLL_WRITE
+ * pin), the page's next generation read into it from @dfd with
+ * IORING_OP_READ_FIXED (the kernel writes through the pin and never marks
+ * the page dirty), unregistered: the page must hold that generation.
+ */
+struct uring {
+	int fd;
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static struct uring *uring_new(void)
+{
+	struct io_uring_params prm = { 0 };
+	struct uring *u = calloc(1, sizeof(*u));
+	char *sq, *cq;
+
+	if (!u)
+		return NULL;
+	u->fd = syscall(__NR_io_uring_setup, 4, &prm);
+	if (u->fd < 0) {
+		free(u);
+		return NULL;
+	}
+	sq = mmap(NULL, prm.sq_off.array + prm.sq_entries * sizeof(unsigned int),
+		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+		  IORING_OFF_SQ_RING);
+	cq = mmap(NULL, prm.cq_off.cqes +
+		  prm.cq_entries * sizeof(struct io_uring_cqe),
+		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+		  IORING_OFF_CQ_RING);
+	u->sqes = mmap(NULL, prm.sq_entries * sizeof(struct io_uring_sqe),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+		       IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || u->sqes == MAP_FAILED) {
+		close(u->fd);
+		free(u);
+		return NULL;
+	}
+	u->sq_tail = (unsigned int *)(sq + prm.sq_off.tail);
+	u->sq_mask = (unsigned int *)(sq + prm.sq_off.ring_mask);
+	u->sq_array = (unsigned int *)(sq + prm.sq_off.array);
+	u->cq_head = (unsigned int *)(cq + prm.cq_off.head);
+	u->cq_tail = (unsigned int *)(cq + prm.cq_off.tail);
+	u->cq_mask = (unsigned int *)(cq + prm.cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)(cq + prm.cq_off.cqes);
+	return u;
+}
+
+/* READ_FIXED of PAGE bytes at @off of @fd into buffer 0 at @buf: the result */
+static int uring_read_fixed(struct uring *u, int fd, void *buf, off_t off)
+{
+	unsigned int tail = *u->sq_tail, idx = tail & *u->sq_mask, head;
+	struct io_uring_sqe *sqe = &u->sqes[idx];
+	int res;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ_FIXED;
+	sqe->fd = fd;
+	sqe->addr = (unsigned long)buf;
+	sqe->len = PAGE;
+	sqe->off = off;
+	u->sq_array[idx] = idx;
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, u->fd, 1, 1, IORING_ENTER_GETEVENTS,
+		    NULL, 0) < 0)
+		return -errno;
+	head = *u->cq_head;
+	if (head == __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE))
+		return -EIO;
+	res = u->cqes[head & *u->cq_mask].res;
+	__atomic_store_n(u->cq_head, head + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+static void uring_read_into(struct mutator *m, unsigned long p, int dfd)
+{
+	static __thread char raw[2 * PAGE];
+	char *buf = (char *)(((unsigned long)raw + PAGE - 1) & ~(PAGE - 1));
+	struct iovec iov = { map + p * PAGE, PAGE };
+	unsigned int g = gen[p] + 1;
+	int res;
+
+	if (!m->u)
+		return;
+	fill(buf, p, g);
+	if (pwrite(dfd, buf, PAGE, PAGE) != (ssize_t)PAGE) {
+		violation("O_DIRECT write of page %lu's next generation: %s",
+			  p, strerror(errno));
+		return;
+	}
+	/* no pin (memcg squeeze: ENOMEM): the page is as it was */
+	if (syscall(__NR_io_uring_register, m->u->fd, IORING_REGISTER_BUFFERS,
+		    &iov, 1))
+		return;
+	count(OP_uring_read);
+	touched(p, 1, OP_uring_read);
+	res = uring_read_fixed(m->u, dfd, map + p * PAGE, PAGE);
+	syscall(__NR_io_uring_register, m->u->fd, IORING_UNREGISTER_BUFFERS,
+		NULL, 0);
+	if (res != (int)PAGE) {
+		violation("io_uring fixed-buffer read into page %lu: %s", p,
+			  res < 0 ? strerror(-res) : "short read");
+		return;
+	}
+	gen[p] = g;
+	check_page(p, "read back after an io_uring fixed-buffer read into it");
+}
+
 static void mutate(struct mutator *m)
 {
 	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
@@ -1245,7 +1358,7 @@ static void mutate(struct mutator *m)
 		}
 		break;
 	case 13:
-		/* O_DIRECT write from the range, then a read into it */
+		/* O_DIRECT write from the range, then reads into it (O_DIRECT, io_uring) */
 		if (kind == FILE_EXT4 || access(EXT4_DIR, W_OK) ||
 		    overlaps_pin(m, p, 1))
 			break;
@@ -1264,8 +1377,10 @@ static void mutate(struct mutator *m)
 				 * and the other way: DMA into the page (not
 				 * next to a poisoned page inside a huge page)
 				 */
-				if (m->poisoned < 0 || !unsure[m->poisoned])
+				if (m->poisoned < 0 || !unsure[m->poisoned]) {
 					odirect_read_into(p, dfd);
+					uring_read_into(m, p, dfd);
+				}
 			} else if (errno == EFAULT && m->poisoned >= 0 &&
 				   unsure[m->poisoned]) {
 				/*
@@ -1332,6 +1447,7 @@ static void *mutator(void *arg)
 	m->pinned = -1;
 	m->lpinned = -1;
 	m->poisoned = -1;
+	m->u = uring_new();	/* NULL: the kernel has no io_uring */
 	m->park = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
 	if (pipe(m->pipe) || m->park == MAP_FAILED) {
