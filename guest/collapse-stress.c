@@ -1012,6 +1012,24 @@ static void show_maps(const char *why, char *park, unsigned long n, char *a)
 }
 
 /*
+ * The next generation of page @p written to the O_DIRECT file @dfd at
+ * offset PAGE, for a read into the page (O_DIRECT or io_uring) to bring
+ * in; false (a violation) if the write failed.
+ */
+static bool stage_next_gen(unsigned long p, int dfd)
+{
+	static __thread char raw[2 * PAGE];
+	char *buf = (char *)(((unsigned long)raw + PAGE - 1) & ~(PAGE - 1));
+
+	fill(buf, p, gen[p] + 1);
+	if (pwrite(dfd, buf, PAGE, PAGE) == (ssize_t)PAGE)
+		return true;
+	violation("O_DIRECT write of page %lu's next generation: %s", p,
+		  strerror(errno));
+	return false;
+}
+
+/*
  * O_DIRECT read into page @p of the range from @dfd: the device writes
  * the page through the reference or pin GUP took for the I/O, maybe
  * while a collapse copies the page.  The page's next generation goes to
@@ -1019,24 +1037,16 @@ static void show_maps(const char *why, char *park, unsigned long n, char *a)
  */
 static void odirect_read_into(unsigned long p, int dfd)
 {
-	static __thread char raw[2 * PAGE];
-	char *buf = (char *)(((unsigned long)raw + PAGE - 1) & ~(PAGE - 1));
-	unsigned int g = gen[p] + 1;
-
 	count(OP_odirect_read);
-	fill(buf, p, g);
-	if (pwrite(dfd, buf, PAGE, PAGE) != (ssize_t)PAGE) {
-		violation("O_DIRECT write of page %lu's next generation: %s",
-			  p, strerror(errno));
+	if (!stage_next_gen(p, dfd))
 		return;
-	}
 	touched(p, 1, OP_odirect_read);
 	if (pread(dfd, map + p * PAGE, PAGE, PAGE) != (ssize_t)PAGE) {
 		violation("O_DIRECT read into page %lu: %s", p,
 			  strerror(errno));
 		return;
 	}
-	gen[p] = g;
+	gen[p]++;
 	check_page(p, "read back after an O_DIRECT read into it");
 }
 
@@ -1119,20 +1129,11 @@ static int uring_read_fixed(struct uring *u, int fd, void *buf, off_t off)
 
 static void uring_read_into(struct mutator *m, unsigned long p, int dfd)
 {
-	static __thread char raw[2 * PAGE];
-	char *buf = (char *)(((unsigned long)raw + PAGE - 1) & ~(PAGE - 1));
 	struct iovec iov = { map + p * PAGE, PAGE };
-	unsigned int g = gen[p] + 1;
 	int res;
 
-	if (!m->u)
+	if (!m->u || !stage_next_gen(p, dfd))
 		return;
-	fill(buf, p, g);
-	if (pwrite(dfd, buf, PAGE, PAGE) != (ssize_t)PAGE) {
-		violation("O_DIRECT write of page %lu's next generation: %s",
-			  p, strerror(errno));
-		return;
-	}
 	/* no pin (memcg squeeze: ENOMEM): the page is as it was */
 	if (syscall(__NR_io_uring_register, m->u->fd, IORING_REGISTER_BUFFERS,
 		    &iov, 1))
@@ -1147,7 +1148,7 @@ static void uring_read_into(struct mutator *m, unsigned long p, int dfd)
 			  res < 0 ? strerror(-res) : "short read");
 		return;
 	}
-	gen[p] = g;
+	gen[p]++;
 	check_page(p, "read back after an io_uring fixed-buffer read into it");
 }
 
