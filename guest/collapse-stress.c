@@ -33,7 +33,9 @@
  *               hole must deliver the event (shmem and anon); mutated on
  *               the ext4 file
  *   4 mutated   a second mutator, with ftruncate down and up where the
- *               memory has a size
+ *               memory has a size (not the memfd where it is sealed against
+ *               shrinking for udmabuf: its mutators write pages through
+ *               dma-bufs instead)
  * while collapser threads (some with failure injection armed), a
  * process_madvise() process and khugepaged (scan_sleep_millisecs=0) try to
  * collapse every range.  The parent watches every thread's heartbeat: a
@@ -62,6 +64,7 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/io_uring.h>
+#include <linux/udmabuf.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -110,7 +113,7 @@ enum range { R_STABLE, R_COLD, R_MUT_A, R_UFFD, R_MUT_B };
 
 #define OPS(x) x(pwrite) x(mapwrite) x(punch) x(falloc) x(remove) \
 	x(truncate) x(dontneed) x(mprotect) x(remap) x(fork) x(pageout) \
-	x(cold) x(pin) x(odirect) x(odirect_read) x(uring_read) x(verify) x(read) x(seek) x(mincore) \
+	x(cold) x(pin) x(odirect) x(odirect_read) x(uring_read) x(udmabuf) x(verify) x(read) x(seek) x(mincore) \
 	x(procread) x(reopen) x(fadvise) x(drop_caches) x(compact) \
 	x(uffd_touch) x(uffd_wp) x(uffd_wp_protect) x(mthp_toggle) x(readahead) x(kh_fail) \
 	x(hwpoison) x(hwpoison_sigbus) x(hwpoison_unrecovered) \
@@ -411,6 +414,7 @@ static char *_Atomic poisoned_last;	/* the last page given MADV_HWPOISON */
 static __thread volatile sig_atomic_t poisoning;	/* in MADV_HWPOISON */
 static char *map;			/* the whole object, 2 MB aligned */
 static int fd = -1;			/* shmem and file kinds */
+static int udmabuf_dev = -1;		/* /dev/udmabuf, memfd only */
 static char path[256];
 
 static bool has_fd(void)
@@ -539,7 +543,7 @@ static int setup(void)
 
 	switch (kind) {
 	case MEMFD:
-		fd = memfd_create("collapse-stress", 0);
+		fd = memfd_create("collapse-stress", MFD_ALLOW_SEALING);
 		break;
 	case TMPFS:
 	case FILE_EXT4:
@@ -558,6 +562,15 @@ static int setup(void)
 	}
 	if (has_fd() && (fd < 0 || ftruncate(fd, SIZE)))
 		return -1;
+	/* udmabuf takes only a memfd that cannot shrink */
+	if (kind == MEMFD) {
+		udmabuf_dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+		if (udmabuf_dev >= 0 &&
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+			close(udmabuf_dev);
+			udmabuf_dev = -1;
+		}
+	}
 	if (kind == FILE_EXT4) {
 		/* written and synced, then opened read-only, mapped r-x */
 		for (p = 0; p < NR_PAGES; p++)
@@ -1152,12 +1165,63 @@ static void uring_read_into(struct mutator *m, unsigned long p, int dfd)
 	check_page(p, "read back after an io_uring fixed-buffer read into it");
 }
 
+/*
+ * udmabuf: a dma-buf of pages @p..@p+@n-1 of the memfd, mapped and written
+ * through the dma-buf's own mapping, unmapped and released, as a device
+ * or a guest's virtio-gpu would.  No mapping of the memfd maps the pages
+ * for that write and nothing marks them dirty; udmabuf holds them (6.1: a
+ * reference, 6.12: a long-term pin) only while the dma-buf exists, so a
+ * collapse that copied a page before may find it unreferenced, its flags
+ * as they were, and its contents changed: the write must stay.
+ * Only pages that hold data are written (a generation above 0, so dirty
+ * since their first write): udmabuf neither dirties a page nor lets a
+ * hole's page be dirtied, and reclaim drops a clean shmem page, so a
+ * device write into a hole's page is lost without any collapse (stock
+ * 6.12 as well; -C shows it).
+ */
+static void udmabuf_write(unsigned long p, unsigned long n)
+{
+	struct udmabuf_create c = {
+		.memfd = fd, .flags = UDMABUF_FLAGS_CLOEXEC,
+		.offset = p * PAGE, .size = n * PAGE,
+	};
+	int dfd = ioctl(udmabuf_dev, UDMABUF_CREATE, &c);
+	unsigned long i;
+	char *a;
+
+	/* no dma-buf (memcg squeeze: ENOMEM): the pages are as they were */
+	if (dfd < 0)
+		return;
+	count(OP_udmabuf);
+	a = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	if (a == MAP_FAILED) {
+		violation("mmap of a udmabuf of pages %lu-%lu: %s", p,
+			  p + n - 1, strerror(errno));
+		close(dfd);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!gen[p + i] || gen[p + i] == POISON)
+			continue;
+		touched(p + i, 1, OP_udmabuf);
+		fill(a + i * PAGE, p + i, gen[p + i] + 1);
+	}
+	munmap(a, n * PAGE);
+	close(dfd);
+	for (i = 0; i < n; i++) {
+		if (!gen[p + i] || gen[p + i] == POISON)
+			continue;
+		gen[p + i]++;
+		check_page(p + i, "read back after a write through a udmabuf");
+	}
+}
+
 static void mutate(struct mutator *m)
 {
 	unsigned long first = m->r * PPR, n = 1 + rnd(&m->seed) % 8;
 	unsigned long p = first + rnd(&m->seed) % (PPR - n), i;
 	char *a = map + p * PAGE;
-	int op = rnd(&m->seed) % 19;
+	int op = rnd(&m->seed) % 20;
 	long stale;
 	bool keep;
 
@@ -1250,7 +1314,8 @@ static void mutate(struct mutator *m)
 		break;
 	case 5:
 		/* the last range: cut the file inside it, and grow it back */
-		if (m->r != R_MUT_B || !has_fd() || pinned_in(m, p, PPR))
+		if (m->r != R_MUT_B || !has_fd() || pinned_in(m, p, PPR) ||
+		    (kind == MEMFD && udmabuf_dev >= 0))
 			break;
 		count(OP_truncate);
 		touched(p, NR_PAGES - p, OP_truncate);
@@ -1432,6 +1497,14 @@ static void mutate(struct mutator *m)
 				      POSIX_FADV_DONTNEED);
 		}
 		break;
+	case 18:
+		if (kind == MEMFD && udmabuf_dev >= 0 &&
+		    !overlaps_pin(m, p, n) &&
+		    (m->poisoned < 0 || !unsure[m->poisoned])) {
+			udmabuf_write(p, n);
+			break;
+		}
+		/* fall through */
 	default:
 		verify_range(m->r, "verify");
 		break;
