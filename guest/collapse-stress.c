@@ -1169,15 +1169,16 @@ static void uring_read_into(struct mutator *m, unsigned long p, int dfd)
  * udmabuf: a dma-buf of pages @p..@p+@n-1 of the memfd, mapped and written
  * through the dma-buf's own mapping, unmapped and released, as a device
  * or a guest's virtio-gpu would.  No mapping of the memfd maps the pages
- * for that write and nothing marks them dirty; udmabuf holds them (6.1: a
- * reference, 6.12: a long-term pin) only while the dma-buf exists, so a
- * collapse that copied a page before may find it unreferenced, its flags
- * as they were, and its contents changed: the write must stay.
+ * for that write, and on 6.12 nothing marks them dirty (a PFN mapping; 6.1
+ * maps the pages themselves, and its write fault dirties them, as a
+ * device's DMA would not).  udmabuf holds them (6.1: a reference, 6.12: a
+ * long-term pin) only while the dma-buf exists, so a collapse that copied
+ * a page before may find it unreferenced, its flags as they were, and its
+ * contents changed: the write must stay.
  * Only pages that hold data are written (a generation above 0, so dirty
- * since their first write): udmabuf neither dirties a page nor lets a
- * hole's page be dirtied, and reclaim drops a clean shmem page, so a
- * device write into a hole's page is lost without any collapse (stock
- * 6.12 as well; -C shows it).
+ * since their first write): udmabuf allocates a hole's page clean, and
+ * reclaim drops a clean shmem page, so a write into a hole's page through
+ * udmabuf is lost on 6.12 without any collapse (stock too; -C shows it).
  */
 static void udmabuf_write(unsigned long p, unsigned long n)
 {
