@@ -97,6 +97,10 @@ while IFS= read -r line; do
 			prev = ""; next }
 		on { prev = $0 }' "$res/results.tap"
 done | tee "$res/failures"
+# A "retry" entry that passed on its second run is a pass, shown here so
+# that its first failure is not lost (summary.sh repeats it).
+awk -F'"' '/"name": / && /passed when run again/ { printf "    RETRIED %s: %s\n", $4, $12 }' \
+	"$res/summary.json" | tee -a "$res/failures"
 if [ -n "$excerpt" ]; then
 	echo "    first kernel report in guest.log:"
 	printf '%s\n' "$excerpt" | head -n 20 | sed 's/^/    | /'
