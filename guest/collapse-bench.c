@@ -500,6 +500,61 @@ static int reader_round(struct reader *r, int i, bool collapse,
 	return ret;
 }
 
+/*
+ * Per collapse, the waits of one kind of access (samples over twice the
+ * idle p99): in how many collapses the reader waited, the most waits in
+ * one collapse, and the longest wait against the time of the collapse it
+ * waited for (at most 1 if a reader waits for no more than the collapse).
+ */
+struct waits {
+	int with, most;
+	double longest;
+};
+
+static struct waits round_waits(const long long *v, int n, const int *first,
+				const long long *ns, int rounds,
+				long long idle99)
+{
+	struct waits w = { 0 };
+	int i, j;
+
+	for (i = 0; i < rounds; i++) {
+		int end = i + 1 < rounds ? first[i + 1] : n, k = 0;
+
+		for (j = first[i]; j < end; j++) {
+			if (v[j] <= 2 * idle99)
+				continue;
+			k++;
+			if ((double)v[j] / ns[i] > w.longest)
+				w.longest = (double)v[j] / ns[i];
+		}
+		w.with += !!k;
+		if (k > w.most)
+			w.most = k;
+	}
+	return w;
+}
+
+/* the p99 of @v, from a sorted copy: @v keeps its order */
+static long long sorted_p99(const long long *v, int n)
+{
+	long long *c = malloc((n ? n : 1) * sizeof(*c)), r;
+
+	if (!c)
+		die("malloc");
+	memcpy(c, v, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_ll);
+	r = p99(c, n);
+	free(c);
+	return r;
+}
+
+static void print_waits(const char *name, struct waits w)
+{
+	printf("\"%s\":{\"rounds_with\":%d,\"most_in_a_round\":%d,\"longest_over_collapse\":%.3f}",
+	       name, w.with, w.most, w.longest);
+}
+
 static void alloc_samples(struct samples *s, int cap)
 {
 	s->rd = calloc(cap, sizeof(long long));
@@ -544,6 +599,15 @@ static void bench_readers(enum kind k)
 	long long spent = 0, idle_fault99;
 	long fault_around, irqs[2][NR_IRQ_KINDS] = { { 0 } };
 	int nmode[NR_MODES] = { 0 };	/* collapses with each reader */
+	/* where each collapse's samples start, and the collapse's time */
+	int *first_rd = calloc(rounds, sizeof(int));
+	int *first_flt = calloc(rounds, sizeof(int));
+	int *first_tch = calloc(rounds, sizeof(int));
+	int *idle_rd = calloc(rounds, sizeof(int));	/* the idle rounds' */
+	int *idle_flt = calloc(rounds, sizeof(int));
+	long long *round_ns = calloc(rounds, sizeof(long long));
+	struct waits w_rd, w_flt, w_tch, w_brd, w_bflt;
+	long long idle_read99;
 	struct outcomes o = { 0 };
 	char v[24];
 	int i, ret;
@@ -558,6 +622,9 @@ static void bench_readers(enum kind k)
 	fault_around = access(FAULT_AROUND, R_OK) ? -1 : read_long(FAULT_AROUND);
 	write_str(FAULT_AROUND, "4096");
 	r.cap = rounds * 400 * BURST;
+	if (!first_rd || !first_flt || !first_tch || !idle_rd || !idle_flt ||
+	    !round_ns)
+		die("calloc");
 	alloc_samples(&sm[0], r.cap);
 	alloc_samples(&sm[1], r.cap);
 	alloc_samples(&sm[2], r.cap);
@@ -569,9 +636,15 @@ static void bench_readers(enum kind k)
 
 		r.mode = i % NR_MODES;
 		nmode[r.mode]++;
+		first_rd[i] = sm[0].nrd;
+		first_flt[i] = sm[0].nflt;
+		first_tch[i] = sm[0].ntch;
 		ret = reader_round(&r, i, true, &ns, irqs[0], &sm[0], &sm[2]);
+		round_ns[i] = ns;
 		spent += ns;
 		count_outcome(&o, ret ? -1 : 0, ret);
+		idle_rd[i] = sm[1].nrd;
+		idle_flt[i] = sm[1].nflt;
 		reader_round(&r, i, false, &ns, irqs[1], &sm[1], NULL);
 	}
 	atomic_store(&r.state, -1);
@@ -580,6 +653,23 @@ static void bench_readers(enum kind k)
 		snprintf(v, sizeof(v), "%ld", fault_around);
 		write_str(FAULT_AROUND, v);
 	}
+
+	/*
+	 * Before print_dist() sorts the samples: the idle p99s come from
+	 * sorted copies, the waits per round from the samples in order.
+	 */
+	idle_read99 = sorted_p99(sm[1].rd, sm[1].nrd);
+	idle_fault99 = sorted_p99(sm[1].flt, sm[1].nflt);
+	w_rd = round_waits(sm[0].rd, sm[0].nrd, first_rd, round_ns, rounds,
+			   idle_read99);
+	w_flt = round_waits(sm[0].flt, sm[0].nflt, first_flt, round_ns, rounds,
+			    idle_fault99);
+	w_tch = round_waits(sm[0].tch, sm[0].ntch, first_tch, round_ns, rounds,
+			    idle_fault99);
+	w_brd = round_waits(sm[1].rd, sm[1].nrd, idle_rd, round_ns, rounds,
+			    idle_read99);
+	w_bflt = round_waits(sm[1].flt, sm[1].nflt, idle_flt, round_ns, rounds,
+			     idle_fault99);
 
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
 	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
@@ -602,10 +692,8 @@ static void bench_readers(enum kind k)
 	print_dist("after_read_ns", sm[2].rd, sm[2].nrd, true);
 	printf(",");
 	print_dist("after_fault_ns", sm[2].flt, sm[2].nflt, true);
-	/* print_dist() sorted the samples */
-	idle_fault99 = p99(sm[1].flt, sm[1].nflt);
 	printf(",");
-	print_slow("read_slow", sm[0].rd, sm[0].nrd, p99(sm[1].rd, sm[1].nrd));
+	print_slow("read_slow", sm[0].rd, sm[0].nrd, idle_read99);
 	printf(",");
 	print_slow("fault_slow", sm[0].flt, sm[0].nflt, idle_fault99);
 	/*
@@ -616,9 +704,25 @@ static void bench_readers(enum kind k)
 	print_slow("touch_slow", sm[0].tch, sm[0].ntch, idle_fault99);
 	/* the same count in the idle rounds: what comes without a collapse */
 	printf(",");
-	print_slow("base_read_slow", sm[1].rd, sm[1].nrd, p99(sm[1].rd, sm[1].nrd));
+	print_slow("base_read_slow", sm[1].rd, sm[1].nrd, idle_read99);
 	printf(",");
 	print_slow("base_fault_slow", sm[1].flt, sm[1].nflt, idle_fault99);
+	printf(",");
+	print_waits("read_waits", w_rd);
+	printf(",");
+	print_waits("fault_waits", w_flt);
+	printf(",");
+	print_waits("touch_waits", w_tch);
+	printf(",");
+	print_waits("base_read_waits", w_brd);
+	printf(",");
+	print_waits("base_fault_waits", w_bflt);
+	free(first_rd);
+	free(first_flt);
+	free(first_tch);
+	free(idle_rd);
+	free(idle_flt);
+	free(round_ns);
 	/* per 100 collapses: [during the collapses, idle rounds] */
 	printf(",\"irqs_per_100\":{");
 	for (i = 0; i < (int)NR_IRQ_KINDS; i++)
