@@ -302,6 +302,8 @@ enum reader_mode { READ_SYSCALL, CHECKS, MAPPED, NR_MODES };
 struct samples {
 	long long *rd, *flt, *tch;
 	int nrd, nflt, ntch;
+	/* where each round's samples start (start_round()) */
+	int *round_rd, *round_flt, *round_tch;
 };
 
 struct reader {
@@ -560,8 +562,20 @@ static void alloc_samples(struct samples *s, int cap)
 	s->rd = calloc(cap, sizeof(long long));
 	s->flt = calloc(cap, sizeof(long long));
 	s->tch = calloc(cap, sizeof(long long));
-	if (!s->rd || !s->flt || !s->tch)
+	s->round_rd = calloc(rounds, sizeof(int));
+	s->round_flt = calloc(rounds, sizeof(int));
+	s->round_tch = calloc(rounds, sizeof(int));
+	if (!s->rd || !s->flt || !s->tch || !s->round_rd || !s->round_flt ||
+	    !s->round_tch)
 		die("calloc");
+}
+
+/* round @i's samples go to @s from here on */
+static void start_round(struct samples *s, int i)
+{
+	s->round_rd[i] = s->nrd;
+	s->round_flt[i] = s->nflt;
+	s->round_tch[i] = s->ntch;
 }
 
 /*
@@ -599,12 +613,7 @@ static void bench_readers(enum kind k)
 	long long spent = 0, idle_fault99;
 	long fault_around, irqs[2][NR_IRQ_KINDS] = { { 0 } };
 	int nmode[NR_MODES] = { 0 };	/* collapses with each reader */
-	/* where each collapse's samples start, and the collapse's time */
-	int *first_rd = calloc(rounds, sizeof(int));
-	int *first_flt = calloc(rounds, sizeof(int));
-	int *first_tch = calloc(rounds, sizeof(int));
-	int *idle_rd = calloc(rounds, sizeof(int));	/* the idle rounds' */
-	int *idle_flt = calloc(rounds, sizeof(int));
+	/* each collapse's time, and that of the idle round after it */
 	long long *round_ns = calloc(rounds, sizeof(long long));
 	struct waits w_rd, w_flt, w_tch, w_brd, w_bflt;
 	long long idle_read99;
@@ -622,8 +631,7 @@ static void bench_readers(enum kind k)
 	fault_around = access(FAULT_AROUND, R_OK) ? -1 : read_long(FAULT_AROUND);
 	write_str(FAULT_AROUND, "4096");
 	r.cap = rounds * 400 * BURST;
-	if (!first_rd || !first_flt || !first_tch || !idle_rd || !idle_flt ||
-	    !round_ns)
+	if (!round_ns)
 		die("calloc");
 	alloc_samples(&sm[0], r.cap);
 	alloc_samples(&sm[1], r.cap);
@@ -636,15 +644,12 @@ static void bench_readers(enum kind k)
 
 		r.mode = i % NR_MODES;
 		nmode[r.mode]++;
-		first_rd[i] = sm[0].nrd;
-		first_flt[i] = sm[0].nflt;
-		first_tch[i] = sm[0].ntch;
+		start_round(&sm[0], i);
 		ret = reader_round(&r, i, true, &ns, irqs[0], &sm[0], &sm[2]);
 		round_ns[i] = ns;
 		spent += ns;
 		count_outcome(&o, ret ? -1 : 0, ret);
-		idle_rd[i] = sm[1].nrd;
-		idle_flt[i] = sm[1].nflt;
+		start_round(&sm[1], i);
 		reader_round(&r, i, false, &ns, irqs[1], &sm[1], NULL);
 	}
 	atomic_store(&r.state, -1);
@@ -660,16 +665,16 @@ static void bench_readers(enum kind k)
 	 */
 	idle_read99 = sorted_p99(sm[1].rd, sm[1].nrd);
 	idle_fault99 = sorted_p99(sm[1].flt, sm[1].nflt);
-	w_rd = round_waits(sm[0].rd, sm[0].nrd, first_rd, round_ns, rounds,
-			   idle_read99);
-	w_flt = round_waits(sm[0].flt, sm[0].nflt, first_flt, round_ns, rounds,
-			    idle_fault99);
-	w_tch = round_waits(sm[0].tch, sm[0].ntch, first_tch, round_ns, rounds,
-			    idle_fault99);
-	w_brd = round_waits(sm[1].rd, sm[1].nrd, idle_rd, round_ns, rounds,
-			    idle_read99);
-	w_bflt = round_waits(sm[1].flt, sm[1].nflt, idle_flt, round_ns, rounds,
-			     idle_fault99);
+	w_rd = round_waits(sm[0].rd, sm[0].nrd, sm[0].round_rd, round_ns,
+			   rounds, idle_read99);
+	w_flt = round_waits(sm[0].flt, sm[0].nflt, sm[0].round_flt, round_ns,
+			    rounds, idle_fault99);
+	w_tch = round_waits(sm[0].tch, sm[0].ntch, sm[0].round_tch, round_ns,
+			    rounds, idle_fault99);
+	w_brd = round_waits(sm[1].rd, sm[1].nrd, sm[1].round_rd, round_ns,
+			    rounds, idle_read99);
+	w_bflt = round_waits(sm[1].flt, sm[1].nflt, sm[1].round_flt, round_ns,
+			     rounds, idle_fault99);
 
 	printf("BENCH {\"bench\":\"readers\",\"kind\":\"%s\",\"collapses\":%d,\"ok\":%d,\"eagain\":%d,\"other\":%d,\"collapse_ns\":%lld,",
 	       kind_name[k], rounds, o.ok, o.eagain, o.other, spent);
@@ -717,11 +722,6 @@ static void bench_readers(enum kind k)
 	print_waits("base_read_waits", w_brd);
 	printf(",");
 	print_waits("base_fault_waits", w_bflt);
-	free(first_rd);
-	free(first_flt);
-	free(first_tch);
-	free(idle_rd);
-	free(idle_flt);
 	free(round_ns);
 	/* per 100 collapses: [during the collapses, idle rounds] */
 	printf(",\"irqs_per_100\":{");
