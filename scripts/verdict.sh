@@ -81,8 +81,9 @@ END {
 }' "$res/plan" >"$res/summary.json"
 
 # The human summary: one line per failure, what the failed program said
-# of its failed cases (the harness's "Expected" lines, the message just
-# before each, its "not ok" lines; CI keeps only this output), and the
+# of its failed cases (the harness's "Expected" lines and its reports of
+# a case killed by a signal or its time limit, the message just before
+# each, its "not ok" lines; CI keeps only this output), and the
 # excerpt.  summary.sh repeats the failures at the end of the output.
 awk -F'"' '/"name": / { n = $4; r = $8; d = $12
 	if (r == "fail") printf "    FAIL %s%s\n", n, (d != "" ? ": " d : "") }' "$res/summary.json" |
@@ -91,8 +92,8 @@ while IFS= read -r line; do
 	n=${line#    FAIL }; n=${n%%:*}
 	awk -v n="$n" '$0 == "# " n ": " || index($0, "# " n ": ") == 1 { on = 1; next }
 		on && /^(not )?ok [0-9]+ / { on = 0 }
-		on && /Expected|^# (# )?not ok|^# # .*FAIL/ {
-			if (/Expected/ && prev != "") print "    | " prev
+		on && /Expected|Test terminated|Test failed at|^# (# )?not ok|^# # .*FAIL/ {
+			if (/Expected|Test terminated|Test failed at/ && prev != "") print "    | " prev
 			print "    | " $0; if (++shown >= 30) exit
 			prev = ""; next }
 		on { prev = $0 }' "$res/results.tap"
