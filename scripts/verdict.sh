@@ -82,7 +82,7 @@ END {
 
 # The human summary: one line per failure, what the failed program said
 # of its failed cases (the harness's "Expected" lines and its reports of
-# a case killed by a signal or its time limit, the message just before
+# a case ended by a signal or its time limit, the message just before
 # each, its "not ok" lines; CI keeps only this output), and the
 # excerpt.  summary.sh repeats the failures at the end of the output.
 awk -F'"' '/"name": / { n = $4; r = $8; d = $12
@@ -90,10 +90,11 @@ awk -F'"' '/"name": / { n = $4; r = $8; d = $12
 while IFS= read -r line; do
 	printf '%s\n' "$line"
 	n=${line#    FAIL }; n=${n%%:*}
-	awk -v n="$n" '$0 == "# " n ": " || index($0, "# " n ": ") == 1 { on = 1; next }
+	awk -v n="$n" -v why='Expected|Test terminated|Test ended' '
+		$0 == "# " n ": " || index($0, "# " n ": ") == 1 { on = 1; next }
 		on && /^(not )?ok [0-9]+ / { on = 0 }
-		on && /Expected|Test terminated|Test failed at|^# (# )?not ok|^# # .*FAIL/ {
-			if (/Expected|Test terminated|Test failed at/ && prev != "") print "    | " prev
+		on && ($0 ~ why || /^# (# )?not ok|^# # .*FAIL/) {
+			if ($0 ~ why && prev != "") print "    | " prev
 			print "    | " $0; if (++shown >= 30) exit
 			prev = ""; next }
 		on { prev = $0 }' "$res/results.tap"
