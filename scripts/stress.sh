@@ -13,7 +13,7 @@ if [ -n "${SOAK:-}" ]; then
 	export STRESS_SECONDS=$((SOAK * 60 / 5))
 fi
 export STRESS_SECONDS=${STRESS_SECONDS:-30}
-rc=0 runs=()
+rc=0 runs=() failed=()
 # KERNEL=work: the work tree as it is instead of the exported series.
 mine=patched
 [ "$KERNEL" = work ] && mine=work
@@ -29,9 +29,16 @@ for base in "$@"; do
 		KERNEL=$kernel FLAVOUR=$flavour "$TOP/scripts/run-guest.sh" "$base" stress
 		if [ "$kernel" != stock ] && ! grep -q '^  "failed": 0,' "$res/summary.json" 2>/dev/null; then
 			rc=1
+			failed+=("$base $kernel $flavour: $res" "$(cat "$res/failures" 2>/dev/null)" \
+				"$(head -n 8 "$res/reports" 2>/dev/null | sed 's/^/    guest.log:/')")
 		fi
 		runs+=("$base $kernel $flavour $res $(src_dir "$base" "$kernel")/include/trace/events/huge_memory.h")
 	done
 done
 printf '%s\n' "${runs[@]}" | "$TOP/scripts/stress-report" "$RESULTS/stress"
+# The failures of the judged kernels once more, last (CI keeps the end).
+if [ ${#failed[@]} -gt 0 ]; then
+	msg "stress failed on a patched kernel"
+	printf '%s\n' "${failed[@]}"
+fi
 exit $rc

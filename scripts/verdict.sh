@@ -83,19 +83,25 @@ END {
 # The human summary: one line per failure, what the failed program said
 # of its failed cases (the harness's "Expected" lines and its reports of
 # a case ended by a signal or its time limit, the message just before
-# each, its "not ok" lines; CI keeps only this output), and the
+# each, its "not ok" lines; collapse-stress's violations, leaks, hangs,
+# OOM kills and failed scenarios; CI keeps only this output), and the
 # excerpt.  summary.sh repeats the failures at the end of the output.
 awk -F'"' '/"name": / { n = $4; r = $8; d = $12
 	if (r == "fail") printf "    FAIL %s%s\n", n, (d != "" ? ": " d : "") }' "$res/summary.json" |
 while IFS= read -r line; do
 	printf '%s\n' "$line"
 	n=${line#    FAIL }; n=${n%%:*}
-	awk -v n="$n" -v why='Expected|Test terminated|Test ended' '
+	awk -v n="$n" -v why='Expected|Test terminated|Test ended' \
+	    -v stress='^# # (VIOLATION|LEAK|HANG|OOM) |^# #   violation: |^# # signal [0-9]+ code|^# STRESS .*("(violations|hangs|leaks|oom_kills)":[1-9]|"exit":(-|[1-9]))' '
 		$0 == "# " n ": " || index($0, "# " n ": ") == 1 { on = 1; next }
 		on && /^(not )?ok [0-9]+ / { on = 0 }
-		on && ($0 ~ why || /^# (# )?not ok|^# # .*FAIL/) {
+		on && ($0 ~ why || /^# (# )?not ok|^# # .*FAIL/ || $0 ~ stress) {
 			if ($0 ~ why && prev != "") print "    | " prev
-			print "    | " $0; if (++shown >= 30) exit
+			if ($0 ~ /^# STRESS /) {
+				sub(/,"seconds".*"violations"/, ",...,\"violations\"")
+				sub(/^# STRESS /, "# STRESS ")
+			}
+			print "    | " substr($0, 1, 300); if (++shown >= 30) exit
 			prev = ""; next }
 		on { prev = $0 }' "$res/results.tap"
 done | tee "$res/failures"
