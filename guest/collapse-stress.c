@@ -3064,10 +3064,12 @@ static int run_scenario(enum kind k)
 		unlink(path);
 		path[0] = 0;
 		/*
-		 * khugepaged or a deferred fput may still hold the memory for
-		 * a moment: give the counters up to 10 s to come back.
+		 * khugepaged, a deferred fput or io_uring's ring teardown
+		 * (which unpins its fixed buffers from a workqueue) may still
+		 * hold the memory for a while under KASAN and TCG: give the
+		 * counters up to 30 s to come back.  A leak stays.
 		 */
-		for (j = 0; j < 20; j++) {
+		for (j = 0; j < 60; j++) {
 			bool back = mthp_anon_kb() <= mthp_before &&
 				    memcg_current_kb("") <= 2048 &&
 				    memcg_current_kb(SQUEEZE_CG) <= 2048;
