@@ -97,10 +97,8 @@ while IFS= read -r line; do
 		on && /^(not )?ok [0-9]+ / { on = 0 }
 		on && ($0 ~ why || /^# (# )?not ok|^# # .*FAIL/ || $0 ~ stress) {
 			if ($0 ~ why && prev != "") print "    | " prev
-			if ($0 ~ /^# STRESS /) {
+			if ($0 ~ /^# STRESS /)
 				sub(/,"seconds".*"violations"/, ",...,\"violations\"")
-				sub(/^# STRESS /, "# STRESS ")
-			}
 			print "    | " substr($0, 1, 300); if (++shown >= 30) exit
 			prev = ""; next }
 		on { prev = $0 }' "$res/results.tap"
